@@ -1,0 +1,18 @@
+//! SeaORM migrations of the Stockroom inventory schema.
+//!
+//! The server runs them at start-up and `stockroom migrate` runs them on demand. Every migration
+//! works on both SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261204_000001_inventory_schema;
+
+/// The ordered list of migrations.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261204_000001_inventory_schema::Migration)]
+    }
+}

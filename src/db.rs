@@ -1,0 +1,206 @@
+//! Database connection, pool settings and transactions for SQLite and PostgreSQL.
+//!
+//! SQLite allows one writer at a time. Instead of letting concurrent write transactions fail
+//! with `SQLITE_BUSY` when they upgrade their locks, Stockroom queues its own writers behind an
+//! in-process gate, so on SQLite one server instance owns the database. PostgreSQL needs no
+//! gate: services lock the rows they change, and transactions that lose a deadlock or a
+//! serialization check are retried.
+
+use std::{future::Future, pin::Pin, str::FromStr, sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction,
+    DbErr, RuntimeErr, SqlErr, TransactionTrait,
+    sqlx::{self, sqlite::SqliteConnectOptions},
+};
+use tokio::sync::{Mutex, MutexGuard};
+
+use crate::error::{Error, Result};
+
+/// The database used when no URL is given: a file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://stockroom.db?mode=rwc";
+
+/// How long an SQLite connection waits for a lock held by another process before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many times a PostgreSQL transaction is retried after a deadlock or serialization failure.
+const MAX_TRANSACTION_ATTEMPTS: u32 = 5;
+
+/// A pooled connection to the Stockroom database.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+    /// Present on SQLite only: held by each write transaction for its whole life.
+    write_gate: Option<Arc<Mutex<()>>>,
+}
+
+/// Boxed future returned by a transaction body.
+pub type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) with pool settings that fit the
+    /// backend. Does not run migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+
+        let is_sqlite = url.starts_with("sqlite:");
+        if is_sqlite {
+            // Readers run in parallel under WAL; writers are serialized by the write gate, so a
+            // handful of connections is enough.
+            options.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(
+                |opts: SqliteConnectOptions| {
+                    opts.journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                        .foreign_keys(true)
+                },
+            );
+            // Validate the URL here, so a typo is reported as such and not as a pool error.
+            SqliteConnectOptions::from_str(url)
+                .with_context(|| format!("invalid SQLite database URL {url:?}"))?;
+        } else {
+            options.max_connections(20).min_connections(1);
+        }
+
+        let conn = sea_orm::Database::connect(options)
+            .await
+            .with_context(|| format!("failed to connect to the database at {}", redact(url)))?;
+        let write_gate = is_sqlite.then(|| Arc::new(Mutex::new(())));
+        Ok(Db { conn, write_gate })
+    }
+
+    /// Wraps an existing connection, for tests that instrument it.
+    pub fn from_connection(conn: DatabaseConnection) -> Db {
+        let write_gate = (conn.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(Mutex::new(())));
+        Db { conn, write_gate }
+    }
+
+    /// Calls `observer` with the SQL of every statement run from now on. Tests use it to count
+    /// statements; it must be set before the `Db` is cloned.
+    pub fn observe_statements(&mut self, observer: impl Fn(&str) + Send + Sync + 'static) {
+        self.conn.set_metric_callback(move |info| observer(&info.statement.sql));
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.conn, None).await.context("failed to run database migrations")
+    }
+
+    /// The connection pool, for reads.
+    pub fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// The database backend in use.
+    pub fn backend(&self) -> DatabaseBackend {
+        self.conn.get_database_backend()
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.conn.ping().await.map_err(Error::from)
+    }
+
+    /// Runs `body` in a write transaction and commits it when it returns `Ok`.
+    ///
+    /// On SQLite the transaction waits for the write gate first. On PostgreSQL a transaction
+    /// that fails with a deadlock, a serialization failure or a unique violation of a row that
+    /// a concurrent request has just inserted is retried from the start, so `body` must be
+    /// safe to run more than once: it may only change the database.
+    pub async fn write<T, F>(&self, body: F) -> Result<T>
+    where
+        T: Send,
+        F: for<'c> Fn(&'c DatabaseTransaction) -> TxFuture<'c, T>,
+    {
+        let _writer: Option<MutexGuard<'_, ()>> = match &self.write_gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        };
+
+        let mut attempt = 1;
+        loop {
+            let txn = self.conn.begin().await?;
+            let outcome = body(&txn).await;
+            let outcome = match outcome {
+                Ok(value) => txn.commit().await.map(|()| value).map_err(Error::from),
+                Err(err) => {
+                    // Rolling back can only fail if the connection is gone, and then the
+                    // database discards the transaction anyway.
+                    let _ = txn.rollback().await;
+                    Err(err)
+                }
+            };
+            match outcome {
+                Err(err) if attempt < MAX_TRANSACTION_ATTEMPTS && is_retryable(&err) => {
+                    tracing::debug!(attempt, error = %err.message(), "retrying transaction");
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(2 * u64::from(attempt))).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+/// Whether a failed transaction may succeed when run again.
+fn is_retryable(err: &Error) -> bool {
+    let Error::Internal(err) = err else { return false };
+    let Some(db_err) = err.chain().find_map(|cause| cause.downcast_ref::<DbErr>()) else {
+        return false;
+    };
+    if matches!(db_err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) {
+        return true;
+    }
+    let (DbErr::Exec(RuntimeErr::SqlxError(sqlx_err))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_err))
+    | DbErr::Conn(RuntimeErr::SqlxError(sqlx_err))) = db_err
+    else {
+        return false;
+    };
+    match sqlx_err.as_ref() {
+        // 40001: serialization failure, 40P01: deadlock detected.
+        sqlx::Error::Database(e) => matches!(e.code().as_deref(), Some("40001" | "40P01")),
+        _ => false,
+    }
+}
+
+/// Removes the password from a database URL for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((credentials, host)) => {
+                let user = credentials.split(':').next().unwrap_or_default();
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Runs a statement and discards its result; a shorthand for services.
+pub async fn execute(conn: &impl ConnectionTrait, sql: sea_orm::Statement) -> Result<u64> {
+    Ok(conn.execute_raw(sql).await?.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_password() {
+        assert_eq!(redact("postgres://app:secret@db:5432/x"), "postgres://app:***@db:5432/x");
+    }
+
+    #[test]
+    fn redact_keeps_url_without_credentials() {
+        assert_eq!(redact("sqlite://stockroom.db"), "sqlite://stockroom.db");
+    }
+}

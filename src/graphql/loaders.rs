@@ -1,0 +1,255 @@
+//! DataLoaders: every relation a resolver follows is batched into one `IN (…)` query per
+//! request tick, so a list of N items costs the same number of statements as one item.
+//!
+//! One [`Store`] implements [`Loader`] for each key type below; [`new_loader`] is the single
+//! place where production and tests register it.
+
+use std::{collections::HashMap, hash::Hash};
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entity::{channel, product, sku, warehouse, warehouse_channel};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::{
+    db::Db,
+    service::{
+        catalog::{self, InventoryConfiguration},
+        stock::{self, ScopeRequest, StockSummary},
+    },
+};
+
+/// The loader registered in the schema.
+pub type AppLoader = DataLoader<Store>;
+
+/// Builds the loader over a database.
+pub fn new_loader(db: &Db) -> AppLoader {
+    DataLoader::new(Store { conn: db.conn().clone() }, tokio::spawn)
+}
+
+/// The database behind every loader.
+pub struct Store {
+    conn: DatabaseConnection,
+}
+
+type LoadResult<K, V> = Result<HashMap<K, V>, async_graphql::Error>;
+
+/// A warehouse by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WarehouseId(pub i64);
+/// A channel by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelId(pub i64);
+/// A product by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductId(pub i64);
+/// A SKU by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SkuId(pub i64);
+/// The warehouses linked to a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ChannelWarehouses(pub i64);
+/// The channels a warehouse is linked to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WarehouseChannels(pub i64);
+/// The SKUs of a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductSkus(pub i64);
+/// A product's inventory settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ProductSettings(pub i64);
+
+/// The stock summary of a SKU over a scope.
+#[derive(Clone, Debug)]
+pub struct StockKey {
+    pub sku: sku::Model,
+    pub scope: ScopeRequest,
+}
+
+impl PartialEq for StockKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.sku.id == other.sku.id && self.scope == other.scope
+    }
+}
+
+impl Eq for StockKey {}
+
+impl Hash for StockKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.sku.id.hash(state);
+        self.scope.hash(state);
+    }
+}
+
+fn ids<K: Copy>(keys: &[K], id: fn(K) -> i64) -> Vec<i64> {
+    keys.iter().map(|key| id(*key)).collect()
+}
+
+fn internal(err: sea_orm::DbErr) -> async_graphql::Error {
+    crate::error::Error::from(err).into()
+}
+
+impl Loader<WarehouseId> for Store {
+    type Value = warehouse::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[WarehouseId]) -> LoadResult<WarehouseId, warehouse::Model> {
+        let rows = warehouse::Entity::find()
+            .filter(warehouse::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|row| (WarehouseId(row.id), row)).collect())
+    }
+}
+
+impl Loader<ChannelId> for Store {
+    type Value = channel::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ChannelId]) -> LoadResult<ChannelId, channel::Model> {
+        let rows = channel::Entity::find()
+            .filter(channel::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|row| (ChannelId(row.id), row)).collect())
+    }
+}
+
+impl Loader<ProductId> for Store {
+    type Value = product::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ProductId]) -> LoadResult<ProductId, product::Model> {
+        let rows = product::Entity::find()
+            .filter(product::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|row| (ProductId(row.id), row)).collect())
+    }
+}
+
+impl Loader<SkuId> for Store {
+    type Value = sku::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[SkuId]) -> LoadResult<SkuId, sku::Model> {
+        let rows = sku::Entity::find()
+            .filter(sku::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|row| (SkuId(row.id), row)).collect())
+    }
+}
+
+impl Loader<ChannelWarehouses> for Store {
+    type Value = Vec<warehouse::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[ChannelWarehouses],
+    ) -> LoadResult<ChannelWarehouses, Vec<warehouse::Model>> {
+        let pairs = warehouse_channel::Entity::find()
+            .filter(warehouse_channel::Column::ChannelId.is_in(ids(keys, |k| k.0)))
+            .find_also_related(warehouse::Entity)
+            .order_by_asc(warehouse_channel::Column::WarehouseId)
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        let mut found: HashMap<ChannelWarehouses, Vec<warehouse::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for (link, warehouse) in pairs {
+            if let Some(warehouse) = warehouse {
+                found.entry(ChannelWarehouses(link.channel_id)).or_default().push(warehouse);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<WarehouseChannels> for Store {
+    type Value = Vec<channel::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[WarehouseChannels],
+    ) -> LoadResult<WarehouseChannels, Vec<channel::Model>> {
+        let pairs = warehouse_channel::Entity::find()
+            .filter(warehouse_channel::Column::WarehouseId.is_in(ids(keys, |k| k.0)))
+            .find_also_related(channel::Entity)
+            .order_by_asc(warehouse_channel::Column::ChannelId)
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        let mut found: HashMap<WarehouseChannels, Vec<channel::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for (link, channel) in pairs {
+            if let Some(channel) = channel {
+                found.entry(WarehouseChannels(link.warehouse_id)).or_default().push(channel);
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<ProductSkus> for Store {
+    type Value = Vec<sku::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ProductSkus]) -> LoadResult<ProductSkus, Vec<sku::Model>> {
+        let rows = sku::Entity::find()
+            .filter(sku::Column::ProductId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(sku::Column::Id)
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        let mut found: HashMap<ProductSkus, Vec<sku::Model>> =
+            keys.iter().map(|key| (*key, Vec::new())).collect();
+        for row in rows {
+            found.entry(ProductSkus(row.product_id)).or_default().push(row);
+        }
+        Ok(found)
+    }
+}
+
+impl Loader<ProductSettings> for Store {
+    type Value = InventoryConfiguration;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[ProductSettings],
+    ) -> LoadResult<ProductSettings, InventoryConfiguration> {
+        let stored = catalog::inventory_configurations(&self.conn, ids(keys, |k| k.0)).await?;
+        Ok(keys
+            .iter()
+            .map(|key| (*key, stored.get(&key.0).cloned().unwrap_or_default()))
+            .collect())
+    }
+}
+
+impl Loader<StockKey> for Store {
+    type Value = StockSummary;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[StockKey]) -> LoadResult<StockKey, StockSummary> {
+        // Keys of one request usually share a scope; each distinct scope costs one batch.
+        let mut by_scope: HashMap<&ScopeRequest, Vec<sku::Model>> = HashMap::new();
+        for key in keys {
+            by_scope.entry(&key.scope).or_default().push(key.sku.clone());
+        }
+        let mut found = HashMap::with_capacity(keys.len());
+        for (scope_request, skus) in by_scope {
+            let scope = stock::resolve_scope(&self.conn, scope_request).await?;
+            for summary in stock::summarize(&self.conn, &skus, &scope).await? {
+                let key = StockKey { sku: summary.sku.clone(), scope: scope_request.clone() };
+                found.insert(key, summary);
+            }
+        }
+        Ok(found)
+    }
+}

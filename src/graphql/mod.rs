@@ -1,0 +1,58 @@
+//! The GraphQL schema.
+
+pub mod connection;
+mod errors;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::{Context, EmptySubscription, ID, Schema};
+
+use crate::{
+    db::Db,
+    error::Error,
+    ids::{NodeType, decode},
+    service::stock::ScopeRequest,
+};
+
+/// The schema type served over HTTP.
+pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+
+/// Builds the schema over a database, with the DataLoaders registered.
+pub fn build_schema(db: Db) -> AppSchema {
+    let loader = loaders::new_loader(&db);
+    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
+        .data(loader)
+        .data(db)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription).finish().sdl()
+}
+
+/// The database of the running schema.
+fn db<'a>(ctx: &Context<'a>) -> &'a Db {
+    ctx.data_unchecked::<Db>()
+}
+
+/// Parses the scope arguments of a stock query.
+fn scope_request(channel_id: Option<&ID>, warehouse_ids: Option<&[ID]>) -> Result<ScopeRequest, Error> {
+    let channel_id = channel_id.map(|id| decode("channelId", NodeType::Channel, id)).transpose()?;
+    let warehouse_ids = match warehouse_ids {
+        Some(ids) => {
+            let mut decoded = ids
+                .iter()
+                .enumerate()
+                .map(|(index, id)| decode(&format!("warehouseIds.{index}"), NodeType::Warehouse, id))
+                .collect::<Result<Vec<_>, _>>()?;
+            decoded.sort_unstable();
+            decoded.dedup();
+            Some(decoded)
+        }
+        None => None,
+    };
+    Ok(ScopeRequest { channel_id, warehouse_ids })
+}

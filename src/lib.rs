@@ -1,0 +1,26 @@
+//! Stockroom: a GraphQL inventory server.
+//!
+//! A tour of the crate:
+//! - [`cli`] parses the command line; `main.rs` only calls it.
+//! - [`app`] builds the HTTP router from a configuration and a database, so tests and tools
+//!   start the same server on any port.
+//! - [`graphql`] holds the schema: thin resolvers that parse input into [`domain`] types and
+//!   call one [`service`] function each, plus the DataLoaders that batch every relation.
+//! - [`service`] holds every read and write of the inventory and owns the transactions.
+//! - [`db`] connects to SQLite or PostgreSQL and runs transactions; entities and migrations
+//!   live in the `entity` and `migration` crates.
+//! - [`import`] loads real data sets through the services; [`demo`] writes a small demo
+//!   inventory.
+//! - [`error`] is the one error type clients see.
+
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod service;
+pub mod graphql;
+pub mod app;
+pub mod cli;
+pub mod demo;
+pub mod http;
+pub mod import;

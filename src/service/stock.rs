@@ -1,0 +1,155 @@
+//! Reading stock: summaries of SKUs over a scope of warehouses.
+//!
+//! A scope is the set of warehouses whose items count: a channel's active linked warehouses,
+//! an explicit list of warehouses, both (their intersection), or when neither is given every
+//! active warehouse. [`summarize`] reads the items of many SKUs in one statement, so a page of
+//! SKUs costs the same number of statements as one SKU.
+
+use std::collections::HashMap;
+
+use entity::{sku, warehouse, warehouse_item};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::{catalog, channels::find_channel, warehouses};
+use crate::error::{Error, Result};
+
+/// Which warehouses a stock query covers, as the client asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ScopeRequest {
+    pub channel_id: Option<i64>,
+    /// Sorted and without repeats.
+    pub warehouse_ids: Option<Vec<i64>>,
+}
+
+/// The warehouses a stock query covers, resolved.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// In allocation order: priority, then id.
+    pub warehouses: Vec<warehouse::Model>,
+}
+
+/// Resolves a scope.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown channel or warehouse id.
+pub async fn resolve_scope(conn: &impl ConnectionTrait, request: &ScopeRequest) -> Result<Scope> {
+    let mut warehouses = match (&request.channel_id, &request.warehouse_ids) {
+        (Some(channel_id), _) => {
+            find_channel(conn, *channel_id).await?;
+            warehouses::channel_active_warehouses(conn, *channel_id).await?
+        }
+        (None, Some(_)) => Vec::new(),
+        (None, None) => {
+            warehouse::Entity::find()
+                .filter(warehouse::Column::Active.eq(true))
+                .order_by_asc(warehouse::Column::Priority)
+                .order_by_asc(warehouse::Column::Id)
+                .all(conn)
+                .await?
+        }
+    };
+    if let Some(ids) = &request.warehouse_ids {
+        let listed = warehouse::Entity::find()
+            .filter(warehouse::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(warehouse::Column::Priority)
+            .order_by_asc(warehouse::Column::Id)
+            .all(conn)
+            .await?;
+        if let Some(missing) = ids.iter().find(|id| !listed.iter().any(|w| w.id == **id)) {
+            return Err(Error::not_found("warehouseIds", format!("warehouse {missing} not found")));
+        }
+        warehouses = match request.channel_id {
+            Some(_) => warehouses.into_iter().filter(|w| ids.contains(&w.id)).collect(),
+            None => listed,
+        };
+    }
+    Ok(Scope { warehouses })
+}
+
+/// The stock of one SKU in one warehouse of the scope.
+#[derive(Clone, Debug)]
+pub struct WarehouseStock {
+    pub warehouse: warehouse::Model,
+    pub item: warehouse_item::Model,
+}
+
+impl WarehouseStock {
+    /// On hand less safety stock and booked; negative when the warehouse is in deficit.
+    pub fn available(&self) -> i64 {
+        self.item.on_hand - self.item.safety_stock - self.item.booked
+    }
+}
+
+/// The stock of one SKU summed over a scope.
+#[derive(Clone, Debug)]
+pub struct StockSummary {
+    pub sku: sku::Model,
+    pub on_hand: i64,
+    pub safety_stock: i64,
+    pub booked: i64,
+    /// With back orders off, the sum of each warehouse's available quantity floored at zero,
+    /// so a warehouse in deficit never hides stock in another; with back orders on, the plain
+    /// sum, which may be negative.
+    pub available: i64,
+    /// Warehouses of the scope where the SKU has an item, in allocation order.
+    pub by_warehouse: Vec<WarehouseStock>,
+}
+
+/// Computes the summaries of `skus` over `scope` in two statements (items and settings).
+pub async fn summarize(
+    conn: &impl ConnectionTrait,
+    skus: &[sku::Model],
+    scope: &Scope,
+) -> Result<Vec<StockSummary>> {
+    let warehouse_ids: Vec<i64> = scope.warehouses.iter().map(|w| w.id).collect();
+    let mut items_by_sku: HashMap<i64, Vec<warehouse_item::Model>> = HashMap::new();
+    if !warehouse_ids.is_empty() && !skus.is_empty() {
+        for chunk in skus.chunks(1000) {
+            let items = warehouse_item::Entity::find()
+                .filter(warehouse_item::Column::SkuId.is_in(chunk.iter().map(|s| s.id)))
+                .filter(warehouse_item::Column::WarehouseId.is_in(warehouse_ids.iter().copied()))
+                .all(conn)
+                .await?;
+            for item in items {
+                items_by_sku.entry(item.sku_id).or_default().push(item);
+            }
+        }
+    }
+    let settings = catalog::inventory_configurations(conn, skus.iter().map(|s| s.product_id)).await?;
+    let position: HashMap<i64, usize> =
+        scope.warehouses.iter().enumerate().map(|(i, w)| (w.id, i)).collect();
+
+    let summaries = skus
+        .iter()
+        .map(|sku| {
+            let mut items = items_by_sku.remove(&sku.id).unwrap_or_default();
+            items.sort_by_key(|item| position[&item.warehouse_id]);
+            let by_warehouse: Vec<WarehouseStock> = items
+                .into_iter()
+                .map(|item| WarehouseStock {
+                    warehouse: scope.warehouses[position[&item.warehouse_id]].clone(),
+                    item,
+                })
+                .collect();
+            let back_orders = settings.get(&sku.product_id).is_some_and(|s| s.allow_back_orders);
+            summary_of(sku.clone(), by_warehouse, back_orders)
+        })
+        .collect();
+    Ok(summaries)
+}
+
+fn summary_of(sku: sku::Model, by_warehouse: Vec<WarehouseStock>, back_orders: bool) -> StockSummary {
+    let sum = |f: fn(&warehouse_item::Model) -> i64| by_warehouse.iter().map(|w| f(&w.item)).sum();
+    let available = by_warehouse
+        .iter()
+        .map(|w| if back_orders { w.available() } else { w.available().max(0) })
+        .sum();
+    StockSummary {
+        on_hand: sum(|i| i.on_hand),
+        safety_stock: sum(|i| i.safety_stock),
+        booked: sum(|i| i.booked),
+        available,
+        sku,
+        by_warehouse,
+    }
+}
