@@ -28,9 +28,14 @@ pub fn build_schema(db: Db) -> AppSchema {
         .finish()
 }
 
+/// The schema without a database, for printing and introspecting its types.
+pub fn bare_schema() -> AppSchema {
+    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription).finish()
+}
+
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription).finish().sdl()
+    bare_schema().sdl()
 }
 
 /// The database of the running schema.

@@ -482,10 +482,11 @@ fn set_request(
     })
 }
 
+/// Mutations: catalog and warehouse set-up, and stock changes.
 #[Object]
 impl MutationRoot {
     /// Creates a sales channel.
-    async fn create_channel(&self, ctx: &Context<'_>, input: CreateChannelInput) -> async_graphql::Result<ChannelPayload> {
+    async fn create_channel(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: CreateChannelInput) -> async_graphql::Result<ChannelPayload> {
         let new = channels::NewChannel {
             name: Name::parse("name", &input.name)?,
             external_reference_code: ExternalReferenceCode::parse_optional("externalReferenceCode", input.external_reference_code.as_deref())?,
@@ -496,7 +497,7 @@ impl MutationRoot {
     }
 
     /// Changes a channel's name, external reference code or active flag.
-    async fn update_channel(&self, ctx: &Context<'_>, input: UpdateChannelInput) -> async_graphql::Result<ChannelPayload> {
+    async fn update_channel(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: UpdateChannelInput) -> async_graphql::Result<ChannelPayload> {
         let id = decode("id", NodeType::Channel, &input.id)?;
         let changes = channels::ChannelChanges {
             name: input.name.as_deref().map(|name| Name::parse("name", name)).transpose()?,
@@ -509,14 +510,14 @@ impl MutationRoot {
 
     /// Deletes a channel and its warehouse links. A channel with bookings cannot be deleted
     /// (`CONFLICT`); deactivate it instead.
-    async fn delete_channel(&self, ctx: &Context<'_>, input: DeleteChannelInput) -> async_graphql::Result<ChannelPayload> {
+    async fn delete_channel(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: DeleteChannelInput) -> async_graphql::Result<ChannelPayload> {
         let id = decode("id", NodeType::Channel, &input.id)?;
         let channel = channels::delete_channel(db(ctx), id).await?;
         Ok(ChannelPayload { channel: Channel(channel) })
     }
 
     /// Creates a warehouse, inactive unless `active` is true.
-    async fn create_warehouse(&self, ctx: &Context<'_>, input: CreateWarehouseInput) -> async_graphql::Result<WarehousePayload> {
+    async fn create_warehouse(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: CreateWarehouseInput) -> async_graphql::Result<WarehousePayload> {
         let text = |field: &str, value: &Option<String>| parse_optional_text(field, value.as_deref(), crate::domain::MAX_TEXT_LENGTH);
         let new = warehouses::NewWarehouse {
             name: Name::parse("name", &input.name)?,
@@ -540,7 +541,7 @@ impl MutationRoot {
     }
 
     /// Changes a warehouse's descriptive fields, address, coordinates or priority.
-    async fn update_warehouse(&self, ctx: &Context<'_>, input: UpdateWarehouseInput) -> async_graphql::Result<WarehousePayload> {
+    async fn update_warehouse(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: UpdateWarehouseInput) -> async_graphql::Result<WarehousePayload> {
         let id = decode("id", NodeType::Warehouse, &input.id)?;
         let max = crate::domain::MAX_TEXT_LENGTH;
         let coordinates = match (&input.latitude, &input.longitude) {
@@ -572,7 +573,7 @@ impl MutationRoot {
 
     /// Activates or deactivates a warehouse. Inactive warehouses keep their stock, but it no
     /// longer counts as available.
-    async fn set_warehouse_active(&self, ctx: &Context<'_>, input: SetWarehouseActiveInput) -> async_graphql::Result<WarehousePayload> {
+    async fn set_warehouse_active(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: SetWarehouseActiveInput) -> async_graphql::Result<WarehousePayload> {
         let id = decode("id", NodeType::Warehouse, &input.id)?;
         let warehouse = warehouses::set_warehouse_active(db(ctx), id, input.active).await?;
         Ok(WarehousePayload { warehouse: Warehouse(warehouse) })
@@ -580,7 +581,7 @@ impl MutationRoot {
 
     /// Deletes a warehouse. One that holds stock or bookings is refused with
     /// `WAREHOUSE_NOT_EMPTY` unless `moveStockTo` names another warehouse to move them to.
-    async fn delete_warehouse(&self, ctx: &Context<'_>, input: DeleteWarehouseInput) -> async_graphql::Result<WarehousePayload> {
+    async fn delete_warehouse(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: DeleteWarehouseInput) -> async_graphql::Result<WarehousePayload> {
         let id = decode("id", NodeType::Warehouse, &input.id)?;
         let move_to = input.move_stock_to.as_ref().map(|target| decode("moveStockTo", NodeType::Warehouse, target)).transpose()?;
         let context = change_context(input.idempotency_key, input.reason)?;
@@ -590,7 +591,7 @@ impl MutationRoot {
 
     /// Links a warehouse to a channel, so its stock serves the channel. Linking twice is
     /// `DUPLICATE`.
-    async fn link_warehouse_to_channel(&self, ctx: &Context<'_>, input: WarehouseChannelInput) -> async_graphql::Result<WarehouseChannelPayload> {
+    async fn link_warehouse_to_channel(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: WarehouseChannelInput) -> async_graphql::Result<WarehouseChannelPayload> {
         let warehouse_id = decode("warehouseId", NodeType::Warehouse, &input.warehouse_id)?;
         let channel_id = decode("channelId", NodeType::Channel, &input.channel_id)?;
         let (warehouse, channel) = warehouses::link_warehouse(db(ctx), warehouse_id, channel_id).await?;
@@ -598,7 +599,7 @@ impl MutationRoot {
     }
 
     /// Removes the link between a warehouse and a channel.
-    async fn unlink_warehouse_from_channel(&self, ctx: &Context<'_>, input: WarehouseChannelInput) -> async_graphql::Result<WarehouseChannelPayload> {
+    async fn unlink_warehouse_from_channel(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: WarehouseChannelInput) -> async_graphql::Result<WarehouseChannelPayload> {
         let warehouse_id = decode("warehouseId", NodeType::Warehouse, &input.warehouse_id)?;
         let channel_id = decode("channelId", NodeType::Channel, &input.channel_id)?;
         let (warehouse, channel) = warehouses::unlink_warehouse(db(ctx), warehouse_id, channel_id).await?;
@@ -606,7 +607,7 @@ impl MutationRoot {
     }
 
     /// Creates a product.
-    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> async_graphql::Result<ProductPayload> {
+    async fn create_product(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: CreateProductInput) -> async_graphql::Result<ProductPayload> {
         let new = catalog::NewProduct {
             name: Name::parse("name", &input.name)?,
             external_reference_code: ExternalReferenceCode::parse_optional("externalReferenceCode", input.external_reference_code.as_deref())?,
@@ -616,7 +617,7 @@ impl MutationRoot {
     }
 
     /// Changes a product's name or external reference code.
-    async fn update_product(&self, ctx: &Context<'_>, input: UpdateProductInput) -> async_graphql::Result<ProductPayload> {
+    async fn update_product(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: UpdateProductInput) -> async_graphql::Result<ProductPayload> {
         let id = decode("id", NodeType::Product, &input.id)?;
         let changes = catalog::ProductChanges {
             name: input.name.as_deref().map(|name| Name::parse("name", name)).transpose()?,
@@ -628,7 +629,7 @@ impl MutationRoot {
 
     /// Creates a SKU of a product. Codes are unique regardless of letter case and surrounding
     /// spaces: a second `ABC-1`, `abc-1` or ` ABC-1 ` is `DUPLICATE`.
-    async fn create_sku(&self, ctx: &Context<'_>, input: CreateSkuInput) -> async_graphql::Result<SkuPayload> {
+    async fn create_sku(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: CreateSkuInput) -> async_graphql::Result<SkuPayload> {
         let new = catalog::NewSku {
             product_id: decode("productId", NodeType::Product, &input.product_id)?,
             code: SkuCode::parse("code", &input.code)?,
@@ -640,7 +641,7 @@ impl MutationRoot {
     }
 
     /// Changes a SKU's code or flags.
-    async fn update_sku(&self, ctx: &Context<'_>, input: UpdateSkuInput) -> async_graphql::Result<SkuPayload> {
+    async fn update_sku(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: UpdateSkuInput) -> async_graphql::Result<SkuPayload> {
         let id = decode("id", NodeType::Sku, &input.id)?;
         let changes = catalog::SkuChanges {
             code: input.code.as_deref().map(|code| SkuCode::parse("code", code)).transpose()?,
@@ -653,7 +654,7 @@ impl MutationRoot {
 
     /// Sets a product's inventory settings. Omitted settings keep their current value (the
     /// default when never set); the result is checked as a whole.
-    async fn set_product_inventory_configuration(&self, ctx: &Context<'_>, input: SetProductInventoryConfigurationInput) -> async_graphql::Result<ProductInventoryConfigurationPayload> {
+    async fn set_product_inventory_configuration(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: SetProductInventoryConfigurationInput) -> async_graphql::Result<ProductInventoryConfigurationPayload> {
         let product_id = decode("productId", NodeType::Product, &input.product_id)?;
         let changes = catalog::ConfigurationChanges {
             min_stock_quantity: input.min_stock_quantity,
@@ -678,7 +679,7 @@ impl MutationRoot {
     /// Sets a SKU's on-hand quantity, safety stock or low-stock threshold in one warehouse.
     /// With `expectedOnHand`, a stale value is rejected with `CONFLICT`. On hand may not fall
     /// below the booked quantity unless the product allows back orders (`INSUFFICIENT_STOCK`).
-    async fn set_inventory(&self, ctx: &Context<'_>, input: SetInventoryInput) -> async_graphql::Result<InventoryPayload> {
+    async fn set_inventory(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: SetInventoryInput) -> async_graphql::Result<InventoryPayload> {
         let request = set_request(&input.sku, &input.warehouse_id, input.on_hand, input.expected_on_hand, input.safety_stock, input.low_stock_threshold)?;
         let context = change_context(input.idempotency_key, input.reason)?;
         let change = inventory::set_inventory(db(ctx), request, &context).await?;
@@ -687,7 +688,7 @@ impl MutationRoot {
     }
 
     /// Adds units to or removes units from a SKU's on-hand quantity in one warehouse.
-    async fn adjust_inventory(&self, ctx: &Context<'_>, input: AdjustInventoryInput) -> async_graphql::Result<InventoryPayload> {
+    async fn adjust_inventory(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: AdjustInventoryInput) -> async_graphql::Result<InventoryPayload> {
         let request = inventory::AdjustInventory {
             sku: SkuCode::parse("sku", &input.sku)?,
             warehouse_id: decode("warehouseId", NodeType::Warehouse, &input.warehouse_id)?,
@@ -702,7 +703,7 @@ impl MutationRoot {
     /// Sets many items in one transaction. With `REJECT_ALL`, one rejected item rejects the
     /// request and nothing changes; with `REJECT_FAILED_ITEMS`, the valid items are applied and
     /// each rejected one is reported in `results`.
-    async fn bulk_set_inventory(&self, ctx: &Context<'_>, input: BulkSetInventoryInput) -> async_graphql::Result<BulkSetInventoryPayload> {
+    async fn bulk_set_inventory(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: BulkSetInventoryInput) -> async_graphql::Result<BulkSetInventoryPayload> {
         let mut requests = Vec::with_capacity(input.items.len());
         let mut early_errors = Vec::new();
         for (index, item) in input.items.into_iter().enumerate() {
@@ -752,7 +753,7 @@ impl MutationRoot {
 
     /// Moves on-hand stock of a SKU from one warehouse to another in one step. At most the
     /// source's available quantity (on hand less safety stock and booked) can move.
-    async fn transfer_inventory(&self, ctx: &Context<'_>, input: TransferInventoryInput) -> async_graphql::Result<TransferInventoryPayload> {
+    async fn transfer_inventory(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: TransferInventoryInput) -> async_graphql::Result<TransferInventoryPayload> {
         let request = inventory::TransferInventory {
             sku: SkuCode::parse("sku", &input.sku)?,
             from_warehouse_id: decode("fromWarehouseId", NodeType::Warehouse, &input.from_warehouse_id)?,

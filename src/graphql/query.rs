@@ -78,6 +78,7 @@ fn page_args(first: Option<i32>, after: Option<String>, last: Option<i32>, befor
     PageArgs { first, after, last, before }
 }
 
+/// Queries: channels, warehouses, products, SKUs, stock and the inventory ledger.
 #[Object]
 impl QueryRoot {
     /// Any entity by its global id; null when it does not exist.

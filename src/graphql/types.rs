@@ -37,6 +37,8 @@ pub enum Node {
 /// warehouses.
 pub struct Channel(pub channel::Model);
 
+/// A sales channel (web store, B2B portal, marketplace) that sells the stock of its linked
+/// warehouses.
 #[Object]
 impl Channel {
     /// Opaque global id.
@@ -81,6 +83,7 @@ impl Channel {
 /// A physical stock location.
 pub struct Warehouse(pub warehouse::Model);
 
+/// A physical stock location.
 #[Object]
 impl Warehouse {
     /// Opaque global id.
@@ -192,6 +195,7 @@ impl Warehouse {
 /// A catalog product that owns SKUs and inventory settings.
 pub struct Product(pub product::Model);
 
+/// A catalog product that owns SKUs and inventory settings.
 #[Object]
 impl Product {
     /// Opaque global id.
@@ -240,6 +244,7 @@ impl Product {
 /// A product's inventory settings.
 pub struct ProductInventoryConfiguration(pub InventoryConfiguration);
 
+/// A product's inventory settings.
 #[Object]
 impl ProductInventoryConfiguration {
     /// Low-stock threshold: a SKU is low when its available quantity is at or below it.
@@ -292,6 +297,7 @@ impl ProductInventoryConfiguration {
 /// A stock keeping unit.
 pub struct Sku(pub sku::Model);
 
+/// A stock keeping unit.
 #[Object]
 impl Sku {
     /// Opaque global id.
@@ -345,6 +351,7 @@ impl Sku {
 /// The stock of one SKU summed over a scope of warehouses.
 pub struct StockSummary(pub Summary);
 
+/// The stock of one SKU summed over a scope of warehouses.
 #[Object]
 impl StockSummary {
     /// The SKU.
@@ -384,6 +391,7 @@ impl StockSummary {
 /// The stock of one SKU in one warehouse.
 pub struct WarehouseStock(pub stock::WarehouseStock);
 
+/// The stock of one SKU in one warehouse.
 #[Object]
 impl WarehouseStock {
     /// The warehouse.
@@ -425,6 +433,7 @@ impl WarehouseStock {
 /// The stock of one SKU in one warehouse, as stored.
 pub struct WarehouseItem(pub warehouse_item::Model);
 
+/// The stock of one SKU in one warehouse, as stored.
 #[Object]
 impl WarehouseItem {
     /// Opaque global id.
@@ -485,6 +494,7 @@ impl WarehouseItem {
 /// One change of a warehouse item's on-hand or booked quantity. Entries are never edited.
 pub struct InventoryLedgerEntry(pub inventory_ledger::Model);
 
+/// One change of a warehouse item's on-hand or booked quantity. Entries are never edited.
 #[Object]
 impl InventoryLedgerEntry {
     /// Opaque global id.

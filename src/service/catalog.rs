@@ -294,25 +294,28 @@ fn like_pattern(term: &str) -> String {
 pub async fn create_product(db: &Db, input: NewProduct) -> Result<product::Model> {
     db.write(|txn| {
         let input = input.clone();
-        Box::pin(async move {
-            if let Some(code) = &input.external_reference_code {
-                ensure_product_erc_free(txn, code, None).await?;
-            }
-            let time = now();
-            let erc = input.external_reference_code.clone().map(ExternalReferenceCode::into_inner);
-            product::ActiveModel {
-                name: Set(input.name.into_inner()),
-                external_reference_code: Set(erc),
-                created_at: Set(time),
-                updated_at: Set(time),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await
-            .map_err(|err| duplicate_product_erc(err, input.external_reference_code.as_ref()))
-        })
+        Box::pin(async move { insert_product(txn, &input).await })
     })
     .await
+}
+
+/// Inserts a product inside a caller's transaction.
+pub async fn insert_product(conn: &impl ConnectionTrait, input: &NewProduct) -> Result<product::Model> {
+    if let Some(code) = &input.external_reference_code {
+        ensure_product_erc_free(conn, code, None).await?;
+    }
+    let time = now();
+    let erc = input.external_reference_code.clone().map(ExternalReferenceCode::into_inner);
+    product::ActiveModel {
+        name: Set(input.name.clone().into_inner()),
+        external_reference_code: Set(erc),
+        created_at: Set(time),
+        updated_at: Set(time),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await
+    .map_err(|err| duplicate_product_erc(err, input.external_reference_code.as_ref()))
 }
 
 /// Updates a product's name or external reference code.
