@@ -1,10 +1,40 @@
-//! Temporary HTTP routes; replaced by the GraphQL-over-HTTP module.
+//! HTTP routes of the GraphQL API and of the GraphiQL IDE.
+//!
+//! - `POST /graphql` and `GET /graphql` serve GraphQL over HTTP as the
+//!   GraphQL-over-HTTP specification describes it, checked with the
+//!   `graphql-http` audit in `tests/http-audit/`.
+//! - `GET /graphql` with `Upgrade: websocket` serves subscriptions with the
+//!   `graphql-transport-ws` and `graphql-ws` subprotocols.
+//! - `GET /` serves GraphiQL, and `GET /graphiql/{file}` its files, all
+//!   compiled into the binary (see `build.rs`).
+
+mod graphiql;
+mod graphql;
+mod media_type;
+mod params;
+mod rejection;
+mod websocket;
+
+#[cfg(test)]
+mod tests;
 
 use async_graphql::Executor;
-use async_graphql_axum::GraphQL;
-use axum::{Router, routing::post_service};
+use axum::{Router, routing::get};
 
-/// Routes for GraphQL at `/graphql`.
+/// Builds the routes for GraphQL over HTTP and WebSocket at `/graphql` and for
+/// GraphiQL at `/`.
+///
+/// `executor` is usually an `async_graphql::Schema`. Other methods on
+/// `/graphql` get 405 Method Not Allowed, and HEAD runs the GET handler and
+/// drops the body.
 pub fn graphql_routes<E: Executor>(executor: E) -> Router {
-    Router::new().route("/graphql", post_service(GraphQL::new(executor)))
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::get_graphql::<E>)
+                .post(graphql::post_graphql::<E>)
+                .fallback(graphql::method_not_allowed),
+        )
+        .merge(graphiql::routes())
+        .with_state(executor)
 }

@@ -1,0 +1,325 @@
+//! GraphQL over HTTP handlers for `GET` and `POST /graphql`.
+//!
+//! Status codes follow the GraphQL-over-HTTP specification:
+//!
+//! - 400 for malformed requests, such as invalid JSON or a missing `query`.
+//! - 405 for mutations sent with GET.
+//! - 406 and 415 for unsupported response and request media types.
+//! - For GraphQL request errors (document parse, validation and variable
+//!   coercion errors), 400 when the response is
+//!   `application/graphql-response+json` and 200 when it is `application/json`.
+
+use async_graphql::{
+    BatchRequest, BatchResponse, Executor, Request, Response as GraphQLResponse, ServerError,
+    Value,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+};
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Query, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+
+use super::{
+    media_type::{ResponseMediaType, check_request_content_type, negotiate_response_type},
+    params::{parse_json_body, parse_query_pairs},
+    rejection::Rejection,
+    websocket,
+};
+
+/// Serves `GET /graphql`: a WebSocket upgrade for subscriptions, or else a
+/// query sent in the URL query string.
+pub async fn get_graphql<E: Executor>(
+    State(executor): State<E>,
+    request: axum::extract::Request,
+) -> Response {
+    if websocket::is_websocket_upgrade(request.headers()) {
+        return websocket::serve_websocket(executor, request).await;
+    }
+
+    let media_type = match negotiate_response_type(request.headers()) {
+        Ok(media_type) => media_type,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
+        Ok(Query(pairs)) => pairs,
+        Err(error) => {
+            return Rejection::bad_request(format!(
+                "The URL query string is not valid: {}. Send URL-encoded `query`, \
+                 `operationName`, `variables` and `extensions` parameters.",
+                error.body_text()
+            ))
+            .into_response_as(media_type);
+        }
+    };
+    let graphql_request = match parse_query_pairs(pairs) {
+        Ok(graphql_request) => graphql_request,
+        Err(rejection) => return rejection.into_response_as(media_type),
+    };
+
+    match execute(&executor, graphql_request, &Method::GET).await {
+        Ok(outcome) => outcome_response(outcome, media_type),
+        Err(rejection) => rejection.into_response_as(media_type),
+    }
+}
+
+/// Serves `POST /graphql`: one request as a JSON object, or a batch as a JSON
+/// array of request objects.
+///
+/// Batch entries run one after another in array order, so mutations in a
+/// batch apply in that order. A batch response always has status 200, and
+/// each entry with a request error has no `data` entry.
+pub async fn post_graphql<E: Executor>(
+    State(executor): State<E>,
+    request: axum::extract::Request,
+) -> Response {
+    let media_type = match negotiate_response_type(request.headers()) {
+        Ok(media_type) => media_type,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if let Err(rejection) = check_request_content_type(request.headers()) {
+        return rejection.into_response_as(media_type);
+    }
+    // `Bytes` applies the router's body size limit (2 MB unless a
+    // `DefaultBodyLimit` layer changes it).
+    let body = match Bytes::from_request(request, &()).await {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            return Rejection::new(
+                status,
+                format!("Reading the request body failed: {}", rejection.body_text()),
+            )
+            .into_response_as(media_type);
+        }
+    };
+    let batch = match parse_json_body(&body) {
+        Ok(batch) => batch,
+        Err(rejection) => return rejection.into_response_as(media_type),
+    };
+
+    match batch {
+        BatchRequest::Single(graphql_request) => {
+            match execute(&executor, graphql_request, &Method::POST).await {
+                Ok(outcome) => outcome_response(outcome, media_type),
+                Err(rejection) => rejection.into_response_as(media_type),
+            }
+        }
+        BatchRequest::Batch(graphql_requests) => {
+            let mut outcomes = Vec::with_capacity(graphql_requests.len());
+            for graphql_request in graphql_requests {
+                match execute(&executor, graphql_request, &Method::POST).await {
+                    Ok(outcome) => outcomes.push(outcome),
+                    // `execute` rejects only GET mutations, which a POST batch never has.
+                    Err(rejection) => return rejection.into_response_as(media_type),
+                }
+            }
+            batch_response(outcomes, media_type)
+        }
+    }
+}
+
+/// Rejects methods other than GET, HEAD and POST on `/graphql`. The router
+/// adds the `Allow` header.
+pub async fn method_not_allowed(method: Method) -> Rejection {
+    Rejection::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "The {method} method is not allowed here. Send queries with GET or POST, and \
+             mutations with POST."
+        ),
+    )
+}
+
+/// Result of one GraphQL request.
+struct Outcome {
+    response: GraphQLResponse,
+    /// True when the request failed before execution: a document parse,
+    /// validation or variable coercion error. Such a response has no `data`.
+    is_request_error: bool,
+}
+
+/// Parses the document, applies the method rules, and runs the request.
+///
+/// # Errors
+///
+/// Returns a 405 rejection for a mutation sent with GET.
+async fn execute<E: Executor>(
+    executor: &E,
+    mut request: Request,
+    method: &Method,
+) -> Result<Outcome, Rejection> {
+    // Parsing here, rather than in the executor, lets the method rules use the
+    // operation type. The executor reuses the parsed document.
+    let operation_name = request.operation_name.clone();
+    let operation_type = match request.parsed_query() {
+        Ok(document) => selected_operation_type(document, operation_name.as_deref()),
+        Err(error) => return Ok(request_error(error)),
+    };
+
+    match operation_type {
+        Some(OperationType::Mutation) if method == Method::GET => {
+            let operation = operation_name.as_deref().map_or_else(
+                || "The mutation".to_owned(),
+                |name| format!("Mutation `{name}`"),
+            );
+            return Err(Rejection::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                format!("{operation} was sent with GET, which only runs queries. Send mutations with POST."),
+            )
+            .with_header(header::ALLOW, HeaderValue::from_static("POST")));
+        }
+        Some(OperationType::Subscription) => {
+            return Ok(request_error(ServerError::new(
+                "Subscriptions are not served over plain HTTP. Open a WebSocket connection to this \
+                 URL with the `graphql-transport-ws` or `graphql-ws` subprotocol.",
+                None,
+            )));
+        }
+        _ => {}
+    }
+
+    let response = executor.execute(request).await;
+    let is_request_error = is_request_error(&response);
+    Ok(Outcome {
+        response,
+        is_request_error,
+    })
+}
+
+/// Returns the type of the operation that `operation_name` selects, or `None`
+/// when it selects no operation. The executor then reports that error.
+fn selected_operation_type(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<OperationType> {
+    match (&document.operations, operation_name) {
+        // An anonymous operation has no name to select it by.
+        (DocumentOperations::Single(operation), None) => Some(operation.node.ty),
+        (DocumentOperations::Single(_), Some(_)) => None,
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| operation.node.ty)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => operations
+            .values()
+            .next()
+            .map(|operation| operation.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+fn request_error(error: ServerError) -> Outcome {
+    Outcome {
+        response: GraphQLResponse::from_errors(vec![error]),
+        is_request_error: true,
+    }
+}
+
+/// Tells whether the executor rejected the request before running any resolver.
+///
+/// async-graphql 7.2 returns `data: null` both for request errors and when a
+/// non-null root field fails, but only the errors of resolvers carry a `path`.
+// NOTE: an error added without a path during execution (for example by a
+// custom extension's `execute` hook) together with `data: null` is also
+// treated as a request error, so it gets status 400 and no `data` entry.
+fn is_request_error(response: &GraphQLResponse) -> bool {
+    response.data == Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|error| error.path.is_empty())
+}
+
+/// JSON body of one GraphQL response. Unlike `async_graphql::Response`, it
+/// leaves out `data` for request errors, as the GraphQL specification requires.
+#[derive(Serialize)]
+struct ResponseBody<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: &'a Vec<ServerError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, Value>,
+}
+
+impl<'a> From<&'a Outcome> for ResponseBody<'a> {
+    fn from(outcome: &'a Outcome) -> Self {
+        Self {
+            errors: &outcome.response.errors,
+            data: (!outcome.is_request_error).then_some(&outcome.response.data),
+            extensions: &outcome.response.extensions,
+        }
+    }
+}
+
+fn outcome_response(outcome: Outcome, media_type: ResponseMediaType) -> Response {
+    let status = if outcome.is_request_error && media_type == ResponseMediaType::GraphQLResponseJson
+    {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = serde_json::to_vec(&ResponseBody::from(&outcome));
+    json_response(
+        status,
+        body,
+        media_type,
+        BatchResponse::Single(outcome.response),
+    )
+}
+
+fn batch_response(outcomes: Vec<Outcome>, media_type: ResponseMediaType) -> Response {
+    let bodies: Vec<ResponseBody<'_>> = outcomes.iter().map(ResponseBody::from).collect();
+    let body = serde_json::to_vec(&bodies);
+    let responses = outcomes
+        .into_iter()
+        .map(|outcome| outcome.response)
+        .collect();
+    json_response(
+        StatusCode::OK,
+        body,
+        media_type,
+        BatchResponse::Batch(responses),
+    )
+}
+
+/// Builds the HTTP response with the headers that resolvers set and the
+/// `Cache-Control` value derived from the schema's cache hints.
+fn json_response(
+    status: StatusCode,
+    body: Result<Vec<u8>, serde_json::Error>,
+    media_type: ResponseMediaType,
+    graphql_response: BatchResponse,
+) -> Response {
+    // GraphQL values always serialize to JSON, so a failure here is a bug.
+    let body = match body {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "serializing a GraphQL response failed");
+            return Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("Serializing the GraphQL response failed: {error}"),
+            )
+            .into_response_as(media_type);
+        }
+    };
+
+    let mut headers = HeaderMap::new();
+    for (name, value) in graphql_response.http_headers_iter() {
+        headers.append(name, value);
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media_type.content_type()),
+    );
+    // The body depends on `Accept`, so caches must key GET responses on it.
+    headers.append(header::VARY, HeaderValue::from_static("accept"));
+    if graphql_response.is_ok()
+        && let Some(cache_control) = graphql_response.cache_control().value()
+        && let Ok(value) = HeaderValue::from_str(&cache_control)
+    {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+
+    (status, headers, body).into_response()
+}
