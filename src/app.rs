@@ -3,13 +3,13 @@
 //! `main` and the tests both start the server through [`serve`], so tests run exactly the
 //! production stack on a port the operating system picks.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::{db::Db, graphql};
+use crate::{db::Db, graphql, service::bookings};
 
 /// Builds the router: GraphQL at `/graphql`, GraphiQL at `/`, health at `/health`.
 pub fn router(db: Db) -> Router {
@@ -34,14 +34,36 @@ async fn health(axum::Extension(db): axum::Extension<Db>) -> impl IntoResponse {
     }
 }
 
-/// Serves the app on an already bound listener until `shutdown` completes.
+/// How often expired bookings are marked `EXPIRED` and their ledger rows written. Reads treat
+/// an expired booking as holding nothing from its expiry instant, so this only delays the
+/// bookkeeping, never the stock.
+const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Serves the app on an already bound listener until `shutdown` completes, sweeping expired
+/// bookings in the background meanwhile.
 pub async fn serve(
     listener: TcpListener,
     db: Db,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let sweeper = tokio::spawn(sweep_expired_bookings(db.clone()));
     let app = router(db);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    sweeper.abort();
+    result
+}
+
+async fn sweep_expired_bookings(db: Db) {
+    let mut ticks = tokio::time::interval(EXPIRY_SWEEP_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match bookings::sweep_all_expired(&db).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "expired bookings swept"),
+            Err(err) => tracing::error!(error = %err.message(), "sweeping expired bookings failed; retrying at the next tick"),
+        }
+    }
 }
 
 /// Binds `addr` and reports the address actually bound (useful with port 0).

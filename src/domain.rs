@@ -150,7 +150,8 @@ pub fn parse_optional_text(field: &str, value: Option<&str>, max_chars: usize) -
     Ok(Some(text.to_owned()))
 }
 
-fn parse_text(field: &str, what: &str, value: &str) -> Result<String> {
+/// Parses required text: trimmed, 1 to 255 characters. `what` names it in the message.
+pub fn parse_text(field: &str, what: &str, value: &str) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(Error::invalid(field, format!("{field} is empty: a {what} needs 1 to {MAX_TEXT_LENGTH} characters")));

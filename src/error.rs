@@ -68,6 +68,9 @@ pub enum Error {
         message: String,
         /// The input field at fault, in the client's spelling (`onHand`, `lines.0.quantity`).
         field: Option<String>,
+        /// Machine-readable facts for the client, sent as further `extensions` entries (for
+        /// example the rule and allowed values of an order-quantity failure).
+        details: Vec<(&'static str, serde_json::Value)>,
     },
     /// A failure of the server or the database. Its text is never sent to a client.
     Internal(anyhow::Error),
@@ -79,12 +82,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an expected failure without a field.
     pub fn rejected(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error::Rejected { code, message: message.into(), field: None }
+        Error::Rejected { code, message: message.into(), field: None, details: Vec::new() }
     }
 
     /// Builds an expected failure caused by one input field.
     pub fn field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Rejected { code, message: message.into(), field: Some(field.into()) }
+        Error::Rejected { code, message: message.into(), field: Some(field.into()), details: Vec::new() }
     }
 
     /// Builds an `INVALID_INPUT` failure caused by one input field.
@@ -114,12 +117,20 @@ impl Error {
         }
     }
 
+    /// Adds a machine-readable fact to an expected failure.
+    pub fn with_detail(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        if let Error::Rejected { details, .. } = &mut self {
+            details.push((key, value.into()));
+        }
+        self
+    }
+
     /// Replaces the field of an expected failure, for a check whose own field name differs
     /// from the input field that caused it.
     pub fn with_field(self, field: &str) -> Self {
         match self {
-            Error::Rejected { code, message, .. } => {
-                Error::Rejected { code, message, field: Some(field.to_owned()) }
+            Error::Rejected { code, message, details, .. } => {
+                Error::Rejected { code, message, field: Some(field.to_owned()), details }
             }
             internal => internal,
         }
@@ -129,13 +140,14 @@ impl Error {
     /// request names `items.2.onHand`.
     pub fn within(self, prefix: &str) -> Self {
         match self {
-            Error::Rejected { code, message, field } => Error::Rejected {
+            Error::Rejected { code, message, field, details } => Error::Rejected {
                 code,
                 message,
                 field: Some(match field {
                     Some(field) => format!("{prefix}.{field}"),
                     None => prefix.to_owned(),
                 }),
+                details,
             },
             internal => internal,
         }

@@ -18,16 +18,20 @@ pub enum NodeType {
     Sku,
     WarehouseItem,
     InventoryLedgerEntry,
+    Booking,
+    Shipment,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 6] = [
+    const ALL: [NodeType; 8] = [
         NodeType::Channel,
         NodeType::Warehouse,
         NodeType::Product,
         NodeType::Sku,
         NodeType::WarehouseItem,
         NodeType::InventoryLedgerEntry,
+        NodeType::Booking,
+        NodeType::Shipment,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -39,6 +43,8 @@ impl NodeType {
             NodeType::Sku => "Sku",
             NodeType::WarehouseItem => "WarehouseItem",
             NodeType::InventoryLedgerEntry => "InventoryLedgerEntry",
+            NodeType::Booking => "Booking",
+            NodeType::Shipment => "Shipment",
         }
     }
 }

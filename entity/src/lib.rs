@@ -12,6 +12,8 @@ pub mod idempotency_record;
 pub mod inventory_ledger;
 pub mod product;
 pub mod product_inventory_configuration;
+pub mod shipment;
+pub mod shipment_line;
 pub mod sku;
 pub mod warehouse;
 pub mod warehouse_channel;
@@ -26,6 +28,8 @@ pub mod prelude {
     pub use super::inventory_ledger::Entity as InventoryLedger;
     pub use super::product::Entity as Product;
     pub use super::product_inventory_configuration::Entity as ProductInventoryConfiguration;
+    pub use super::shipment::Entity as Shipment;
+    pub use super::shipment_line::Entity as ShipmentLine;
     pub use super::sku::Entity as Sku;
     pub use super::warehouse::Entity as Warehouse;
     pub use super::warehouse_channel::Entity as WarehouseChannel;

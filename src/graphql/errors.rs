@@ -7,11 +7,16 @@ use crate::error::Error;
 impl From<Error> for async_graphql::Error {
     fn from(err: Error) -> Self {
         match err {
-            Error::Rejected { code, message, field } => {
+            Error::Rejected { code, message, field, details } => {
                 async_graphql::Error::new(message).extend_with(|_, extensions| {
                     extensions.set("code", code.as_str());
                     if let Some(field) = &field {
                         extensions.set("field", field.as_str());
+                    }
+                    for (key, value) in &details {
+                        if let Ok(value) = async_graphql::Value::from_json(value.clone()) {
+                            extensions.set(*key, value);
+                        }
                     }
                 })
             }

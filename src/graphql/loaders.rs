@@ -7,7 +7,7 @@
 use std::{collections::HashMap, hash::Hash};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{channel, product, sku, warehouse, warehouse_channel};
+use entity::{booking_line, channel, product, shipment, shipment_line, sku, warehouse, warehouse_channel};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
@@ -57,6 +57,16 @@ pub struct ProductSkus(pub i64);
 /// A product's inventory settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProductSettings(pub i64);
+
+/// The lines of a booking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BookingLines(pub i64);
+/// The shipments of a booking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BookingShipments(pub i64);
+/// The lines of a shipment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ShipmentLines(pub i64);
 
 /// The stock summary of a SKU over a scope.
 #[derive(Clone, Debug)]
@@ -251,5 +261,60 @@ impl Loader<StockKey> for Store {
             }
         }
         Ok(found)
+    }
+}
+
+/// Groups rows under their keys, giving every key an entry (empty when it has no rows).
+fn group<K: Copy + Eq + Hash, V>(keys: &[K], rows: Vec<V>, key_of: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+    let mut found: HashMap<K, Vec<V>> = keys.iter().map(|key| (*key, Vec::new())).collect();
+    for row in rows {
+        found.entry(key_of(&row)).or_default().push(row);
+    }
+    found
+}
+
+impl Loader<BookingLines> for Store {
+    type Value = Vec<booking_line::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[BookingLines]) -> LoadResult<BookingLines, Vec<booking_line::Model>> {
+        let rows = booking_line::Entity::find()
+            .filter(booking_line::Column::BookingId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(booking_line::Column::LineNumber)
+            .order_by_asc(booking_line::Column::Id)
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(group(keys, rows, |row| BookingLines(row.booking_id)))
+    }
+}
+
+impl Loader<BookingShipments> for Store {
+    type Value = Vec<shipment::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[BookingShipments]) -> LoadResult<BookingShipments, Vec<shipment::Model>> {
+        let rows = shipment::Entity::find()
+            .filter(shipment::Column::BookingId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(shipment::Column::Id)
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(group(keys, rows, |row| BookingShipments(row.booking_id)))
+    }
+}
+
+impl Loader<ShipmentLines> for Store {
+    type Value = Vec<shipment_line::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[ShipmentLines]) -> LoadResult<ShipmentLines, Vec<shipment_line::Model>> {
+        let rows = shipment_line::Entity::find()
+            .filter(shipment_line::Column::ShipmentId.is_in(ids(keys, |k| k.0)))
+            .order_by_asc(shipment_line::Column::Id)
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(group(keys, rows, |row| ShipmentLines(row.shipment_id)))
     }
 }

@@ -1,5 +1,7 @@
 //! The GraphQL schema.
 
+pub mod booking_api;
+pub mod booking_types;
 pub mod connection;
 mod errors;
 pub mod loaders;
@@ -7,7 +9,7 @@ pub mod mutation;
 pub mod query;
 pub mod types;
 
-use async_graphql::{Context, EmptySubscription, ID, Schema};
+use async_graphql::{Context, EmptySubscription, ID, MergedObject, Schema};
 
 use crate::{
     db::Db,
@@ -16,13 +18,21 @@ use crate::{
     service::stock::ScopeRequest,
 };
 
+/// Entry point of every query.
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(query::InventoryQuery, booking_api::BookingQuery);
+
+/// Entry point of every mutation.
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutation);
+
 /// The schema type served over HTTP.
-pub type AppSchema = Schema<query::QueryRoot, mutation::MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema over a database, with the DataLoaders registered.
 pub fn build_schema(db: Db) -> AppSchema {
     let loader = loaders::new_loader(&db);
-    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription)
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .data(loader)
         .data(db)
         .finish()
@@ -30,7 +40,7 @@ pub fn build_schema(db: Db) -> AppSchema {
 
 /// The schema without a database, for printing and introspecting its types.
 pub fn bare_schema() -> AppSchema {
-    Schema::build(query::QueryRoot, mutation::MutationRoot, EmptySubscription).finish()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -19,8 +19,9 @@ use crate::{
     },
 };
 
-/// Entry point of every mutation.
-pub struct MutationRoot;
+/// Mutations of the catalog, warehouses and stock.
+#[derive(Default)]
+pub struct InventoryMutation;
 
 /// Longest description of a warehouse, in characters.
 const MAX_DESCRIPTION_LENGTH: usize = 4000;
@@ -482,9 +483,9 @@ fn set_request(
     })
 }
 
-/// Mutations: catalog and warehouse set-up, and stock changes.
+/// Mutations of the catalog, warehouses and stock.
 #[Object]
-impl MutationRoot {
+impl InventoryMutation {
     /// Creates a sales channel.
     async fn create_channel(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: CreateChannelInput) -> async_graphql::Result<ChannelPayload> {
         let new = channels::NewChannel {
@@ -740,7 +741,7 @@ impl MutationRoot {
             results.push(BulkSetInventoryResult { index: index as i32, warehouse_item, ledger_entries, error });
         }
         for (index, err) in early_errors {
-            let Error::Rejected { code, message, field } = err else { continue };
+            let Error::Rejected { code, message, field, .. } = err else { continue };
             results.push(BulkSetInventoryResult { index: index as i32, warehouse_item: None, ledger_entries: Vec::new(), error: Some(BulkItemError { code: code.as_str().to_owned(), message, field }) });
         }
         results.sort_by_key(|r| r.index);

@@ -15,8 +15,9 @@ use crate::{
     domain::SkuCode,
     error::Error,
     ids::{NodeType, decode, decode_any},
+    graphql::booking_types::{Booking, Shipment},
     service::{
-        catalog, channels,
+        bookings, catalog, channels,
         inventory::find_item,
         ledger::{self, LedgerFilter, LedgerKind},
         stock, warehouses,
@@ -26,8 +27,9 @@ use crate::{
 /// The largest number of SKUs one `stock` or `skus(codes:)` request may name.
 pub const MAX_SKUS_PER_REQUEST: usize = 1000;
 
-/// Entry point of every query.
-pub struct QueryRoot;
+/// Queries of channels, warehouses, products, SKUs, stock and the inventory ledger.
+#[derive(Default)]
+pub struct InventoryQuery;
 
 /// Filter of the warehouse list.
 #[derive(InputObject, Default)]
@@ -78,9 +80,9 @@ fn page_args(first: Option<i32>, after: Option<String>, last: Option<i32>, befor
     PageArgs { first, after, last, before }
 }
 
-/// Queries: channels, warehouses, products, SKUs, stock and the inventory ledger.
+/// Queries of channels, warehouses, products, SKUs, stock and the inventory ledger.
 #[Object]
-impl QueryRoot {
+impl InventoryQuery {
     /// Any entity by its global id; null when it does not exist.
     async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global id.")] id: ID) -> async_graphql::Result<Option<Node>> {
         Ok(load_node(ctx, &id).await?)
@@ -356,6 +358,12 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, Error> {
             Err(err) => return Err(err),
         },
         NodeType::InventoryLedgerEntry => inventory_ledger::Entity::find_by_id(key).one(conn).await?.map(|m| Node::InventoryLedgerEntry(InventoryLedgerEntry(m))),
+        NodeType::Booking => bookings::find_booking(conn, key).await?.map(|m| Node::Booking(Booking(m))),
+        NodeType::Shipment => match bookings::find_shipment(conn, key).await {
+            Ok((shipment, _)) => Some(Node::Shipment(Shipment(shipment))),
+            Err(Error::Rejected { .. }) => None,
+            Err(err) => return Err(err),
+        },
     };
     Ok(node)
 }

@@ -31,6 +31,8 @@ pub enum Node {
     Sku(Sku),
     WarehouseItem(WarehouseItem),
     InventoryLedgerEntry(InventoryLedgerEntry),
+    Booking(super::booking_types::Booking),
+    Shipment(super::booking_types::Shipment),
 }
 
 /// A sales channel (web store, B2B portal, marketplace) that sells the stock of its linked

@@ -380,7 +380,7 @@ pub async fn create_sku(db: &Db, input: NewSku) -> Result<sku::Model> {
 pub async fn insert_sku(conn: &impl ConnectionTrait, input: &NewSku) -> Result<sku::Model> {
     find_product(conn, input.product_id)
         .await
-        .map_err(|err| err.within("productId"))?;
+        .map_err(|err| err.with_field("productId"))?;
     ensure_sku_code_free(conn, &input.code, None).await?;
     let time = now();
     sku::ActiveModel {
@@ -500,7 +500,7 @@ pub async fn store_inventory_configuration(
     product_id: i64,
     changes: ConfigurationChanges,
 ) -> Result<InventoryConfiguration> {
-    find_product(conn, product_id).await.map_err(|err| err.within("productId"))?;
+    find_product(conn, product_id).await.map_err(|err| err.with_field("productId"))?;
     let existing = config::Entity::find_by_id(product_id).one(conn).await?;
     let mut settings =
         existing.as_ref().map(InventoryConfiguration::from_model).unwrap_or_default();

@@ -3,7 +3,7 @@
 use entity::{booking, channel, warehouse_channel};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, PaginatorTrait,
-    QueryFilter, Set,
+    QueryFilter, QueryOrder, Set,
 };
 
 use super::now;
@@ -46,6 +46,19 @@ pub async fn find_channel_by_erc(
     Ok(channel::Entity::find()
         .filter(channel::Column::ExternalReferenceCode.eq(code.trim()))
         .one(conn)
+        .await?)
+}
+
+/// Finds the channels named exactly `name` (trimmed), oldest first. Names are not unique, so
+/// there may be several.
+pub async fn find_channels_by_name(
+    conn: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Vec<channel::Model>> {
+    Ok(channel::Entity::find()
+        .filter(channel::Column::Name.eq(name.trim()))
+        .order_by_asc(channel::Column::Id)
+        .all(conn)
         .await?)
 }
 

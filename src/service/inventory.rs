@@ -13,7 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ChangeContext, catalog, idempotency,
+    ChangeContext, bookings, catalog, idempotency,
     ledger::{self, LedgerKind},
     now,
     warehouses::find_warehouse,
@@ -183,6 +183,7 @@ pub async fn apply_set(
     let sku = catalog::find_sku(conn, &request.sku).await?;
     find_warehouse(conn, request.warehouse_id).await?;
     let settings = catalog::inventory_configuration(conn, sku.product_id).await?;
+    bookings::sweep_expired(conn, Some(&[sku.id]), context).await?;
     let item = lock_item(conn, request.warehouse_id, sku.id, true)
         .await?
         .expect("BUG: lock_item creates a missing item");
@@ -281,6 +282,7 @@ async fn apply_adjust(
     let sku = catalog::find_sku(conn, &request.sku).await?;
     find_warehouse(conn, request.warehouse_id).await?;
     let settings = catalog::inventory_configuration(conn, sku.product_id).await?;
+    bookings::sweep_expired(conn, Some(&[sku.id]), context).await?;
     let delta = delta.get();
     let Some(item) = lock_item(conn, request.warehouse_id, sku.id, delta > 0).await? else {
         return Err(Error::field(
@@ -412,7 +414,7 @@ pub async fn bulk_set_inventory(
                     BulkErrorPolicy::RejectFailedItems => {
                         match apply_in_savepoint(txn, item, &context).await {
                             Ok(change) => change,
-                            Err(Error::Rejected { code, message, field }) => {
+                            Err(Error::Rejected { code, message, field, .. }) => {
                                 outcomes.push(BulkItemOutcome {
                                     index,
                                     change: None,
@@ -521,6 +523,8 @@ async fn apply_transfer(
     find_warehouse(conn, request.to_warehouse_id)
         .await
         .map_err(|err| err.with_field("toWarehouseId"))?;
+
+    bookings::sweep_expired(conn, Some(&[sku.id]), context).await?;
 
     // Lock both items in warehouse id order, so two opposite transfers cannot deadlock.
     let (from, to) = (request.from_warehouse_id, request.to_warehouse_id);

@@ -25,6 +25,16 @@ pub enum LedgerKind {
     BookingMovedOut,
     /// Bookings moved into this warehouse.
     BookingMovedIn,
+    /// Stock held for an order (`bookInventory`).
+    Booked,
+    /// A hold given back (`releaseBooking`).
+    Released,
+    /// A hold given back because its booking expired.
+    Expired,
+    /// Booked stock that left the warehouse in a shipment: on hand and booked both drop.
+    Consumed,
+    /// A cancelled shipment's stock back on hand and held again.
+    Restored,
 }
 
 impl LedgerKind {
@@ -37,6 +47,11 @@ impl LedgerKind {
             LedgerKind::TransferredIn => "TRANSFERRED_IN",
             LedgerKind::BookingMovedOut => "BOOKING_MOVED_OUT",
             LedgerKind::BookingMovedIn => "BOOKING_MOVED_IN",
+            LedgerKind::Booked => "BOOKED",
+            LedgerKind::Released => "RELEASED",
+            LedgerKind::Expired => "EXPIRED",
+            LedgerKind::Consumed => "CONSUMED",
+            LedgerKind::Restored => "RESTORED",
         }
     }
 
@@ -49,6 +64,11 @@ impl LedgerKind {
             LedgerKind::TransferredIn,
             LedgerKind::BookingMovedOut,
             LedgerKind::BookingMovedIn,
+            LedgerKind::Booked,
+            LedgerKind::Released,
+            LedgerKind::Expired,
+            LedgerKind::Consumed,
+            LedgerKind::Restored,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)

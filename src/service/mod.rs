@@ -4,6 +4,8 @@
 //! same checks and writes the same ledger rows. Write services own their transactions (see
 //! [`crate::db::Db::write`]).
 
+pub mod allocation;
+pub mod bookings;
 pub mod catalog;
 pub mod channels;
 pub mod idempotency;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use entity::{sku, warehouse, warehouse_item};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{catalog, channels::find_channel, warehouses};
+use super::{bookings, catalog, channels::find_channel, warehouses};
 use crate::error::{Error, Result};
 
 /// Which warehouses a stock query covers, as the client asked.
@@ -112,6 +112,16 @@ pub async fn summarize(
                 .await?;
             for item in items {
                 items_by_sku.entry(item.sku_id).or_default().push(item);
+            }
+        }
+    }
+    // Holds of bookings past their expiry count for nothing, even before the sweeper runs.
+    let sku_ids: Vec<i64> = items_by_sku.keys().copied().collect();
+    let expired = bookings::expired_holds(conn, &sku_ids).await?;
+    if !expired.is_empty() {
+        for item in items_by_sku.values_mut().flatten() {
+            if let Some(held) = expired.get(&(item.warehouse_id, item.sku_id)) {
+                item.booked = (item.booked - held).max(0);
             }
         }
     }

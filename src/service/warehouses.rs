@@ -379,7 +379,7 @@ pub async fn delete_warehouse(
                         "moveStockTo names the warehouse being deleted: name another warehouse",
                     ));
                 }
-                find_warehouse(txn, target_id).await.map_err(|err| err.within("moveStockTo"))?;
+                find_warehouse(txn, target_id).await.map_err(|err| err.with_field("moveStockTo"))?;
                 move_contents(txn, id, target_id, &items, &context).await?;
             }
 
