@@ -20,10 +20,12 @@ pub enum NodeType {
     InventoryLedgerEntry,
     Booking,
     Shipment,
+    AvailabilityEstimate,
+    ReplenishmentItem,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 8] = [
+    const ALL: [NodeType; 10] = [
         NodeType::Channel,
         NodeType::Warehouse,
         NodeType::Product,
@@ -32,6 +34,8 @@ impl NodeType {
         NodeType::InventoryLedgerEntry,
         NodeType::Booking,
         NodeType::Shipment,
+        NodeType::AvailabilityEstimate,
+        NodeType::ReplenishmentItem,
     ];
 
     /// The GraphQL type name, which is also the prefix inside the id.
@@ -45,6 +49,8 @@ impl NodeType {
             NodeType::InventoryLedgerEntry => "InventoryLedgerEntry",
             NodeType::Booking => "Booking",
             NodeType::Shipment => "Shipment",
+            NodeType::AvailabilityEstimate => "AvailabilityEstimate",
+            NodeType::ReplenishmentItem => "ReplenishmentItem",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod idempotency_record;
 pub mod inventory_ledger;
 pub mod product;
 pub mod product_inventory_configuration;
+pub mod replenishment_item;
 pub mod shipment;
 pub mod shipment_line;
 pub mod sku;
@@ -28,6 +29,7 @@ pub mod prelude {
     pub use super::inventory_ledger::Entity as InventoryLedger;
     pub use super::product::Entity as Product;
     pub use super::product_inventory_configuration::Entity as ProductInventoryConfiguration;
+    pub use super::replenishment_item::Entity as ReplenishmentItem;
     pub use super::shipment::Entity as Shipment;
     pub use super::shipment_line::Entity as ShipmentLine;
     pub use super::sku::Entity as Sku;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261204_000001_inventory_schema;
 mod m20261204_000002_shipments;
+mod m20261204_000003_replenishment;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261204_000001_inventory_schema::Migration),
             Box::new(m20261204_000002_shipments::Migration),
+            Box::new(m20261204_000003_replenishment::Migration),
         ]
     }
 }

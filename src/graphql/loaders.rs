@@ -7,12 +7,13 @@
 use std::{collections::HashMap, hash::Hash};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::{booking_line, channel, product, shipment, shipment_line, sku, warehouse, warehouse_channel};
+use entity::{availability_estimate, booking_line, channel, product, shipment, shipment_line, sku, warehouse, warehouse_channel};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
     db::Db,
     service::{
+        availability,
         catalog::{self, InventoryConfiguration},
         stock::{self, ScopeRequest, StockSummary},
     },
@@ -57,6 +58,32 @@ pub struct ProductSkus(pub i64);
 /// A product's inventory settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProductSettings(pub i64);
+
+/// An availability estimate by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EstimateId(pub i64);
+
+/// The availability of a SKU in a channel.
+#[derive(Clone, Debug)]
+pub struct AvailabilityKey {
+    pub sku: sku::Model,
+    pub channel_id: i64,
+}
+
+impl PartialEq for AvailabilityKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.sku.id == other.sku.id && self.channel_id == other.channel_id
+    }
+}
+
+impl Eq for AvailabilityKey {}
+
+impl Hash for AvailabilityKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.sku.id.hash(state);
+        self.channel_id.hash(state);
+    }
+}
 
 /// The lines of a booking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -316,5 +343,39 @@ impl Loader<ShipmentLines> for Store {
             .await
             .map_err(internal)?;
         Ok(group(keys, rows, |row| ShipmentLines(row.shipment_id)))
+    }
+}
+
+impl Loader<EstimateId> for Store {
+    type Value = availability_estimate::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[EstimateId]) -> LoadResult<EstimateId, availability_estimate::Model> {
+        let rows = availability_estimate::Entity::find()
+            .filter(availability_estimate::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|row| (EstimateId(row.id), row)).collect())
+    }
+}
+
+impl Loader<AvailabilityKey> for Store {
+    type Value = availability::Availability;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[AvailabilityKey]) -> LoadResult<AvailabilityKey, availability::Availability> {
+        let mut by_channel: HashMap<i64, Vec<sku::Model>> = HashMap::new();
+        for key in keys {
+            by_channel.entry(key.channel_id).or_default().push(key.sku.clone());
+        }
+        let today = crate::service::now().date_naive();
+        let mut found = HashMap::with_capacity(keys.len());
+        for (channel_id, skus) in by_channel {
+            for shown in availability::availability(&self.conn, &skus, channel_id, today).await? {
+                found.insert(AvailabilityKey { sku: shown.sku.clone(), channel_id }, shown);
+            }
+        }
+        Ok(found)
     }
 }

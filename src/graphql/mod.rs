@@ -1,5 +1,6 @@
 //! The GraphQL schema.
 
+pub mod availability_api;
 pub mod booking_api;
 pub mod booking_types;
 pub mod connection;
@@ -7,6 +8,7 @@ mod errors;
 pub mod loaders;
 pub mod mutation;
 pub mod query;
+pub mod scalars;
 pub mod types;
 
 use async_graphql::{Context, EmptySubscription, ID, MergedObject, Schema};
@@ -20,11 +22,11 @@ use crate::{
 
 /// Entry point of every query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::InventoryQuery, booking_api::BookingQuery);
+pub struct QueryRoot(query::InventoryQuery, booking_api::BookingQuery, availability_api::AvailabilityQuery);
 
 /// Entry point of every mutation.
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutation);
+pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutation, availability_api::AvailabilityMutation);
 
 /// The schema type served over HTTP.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -221,6 +221,8 @@ pub struct CreateProductInput {
     pub name: String,
     /// Identifier in an external system, unique among products.
     pub external_reference_code: Option<String>,
+    /// Estimate shown to shoppers while the product is unavailable.
+    pub availability_estimate_id: Option<ID>,
 }
 
 /// Input of `updateProduct`; omitted fields keep their value.
@@ -232,6 +234,8 @@ pub struct UpdateProductInput {
     pub name: Option<String>,
     /// New external reference code; null removes it.
     pub external_reference_code: MaybeUndefined<String>,
+    /// New availability estimate; null removes it.
+    pub availability_estimate_id: MaybeUndefined<ID>,
 }
 
 /// Result of a product mutation.
@@ -454,7 +458,7 @@ pub struct TransferInventoryPayload {
     pub ledger_entries: Vec<InventoryLedgerEntry>,
 }
 
-async fn load_change(ctx: &Context<'_>, change: &ItemChange) -> Result<(WarehouseItem, Vec<InventoryLedgerEntry>), Error> {
+pub(super) async fn load_change(ctx: &Context<'_>, change: &ItemChange) -> Result<(WarehouseItem, Vec<InventoryLedgerEntry>), Error> {
     let conn = db(ctx).conn();
     let item: warehouse_item::Model = inventory::find_item(conn, change.warehouse_item_id).await?;
     let entries: Vec<inventory_ledger::Model> = ledger::find_by_ids(conn, &change.ledger_entry_ids).await?;
@@ -613,7 +617,8 @@ impl InventoryMutation {
             name: Name::parse("name", &input.name)?,
             external_reference_code: ExternalReferenceCode::parse_optional("externalReferenceCode", input.external_reference_code.as_deref())?,
         };
-        let product = catalog::create_product(db(ctx), new).await?;
+        let estimate_id = input.availability_estimate_id.as_ref().map(|id| decode("availabilityEstimateId", NodeType::AvailabilityEstimate, id)).transpose()?;
+        let product = catalog::create_product_with_estimate(db(ctx), new, estimate_id).await?;
         Ok(ProductPayload { product: Product(product) })
     }
 
@@ -623,6 +628,11 @@ impl InventoryMutation {
         let changes = catalog::ProductChanges {
             name: input.name.as_deref().map(|name| Name::parse("name", name)).transpose()?,
             external_reference_code: optional_erc("externalReferenceCode", input.external_reference_code)?,
+            availability_estimate_id: match &input.availability_estimate_id {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(id) => Some(Some(decode("availabilityEstimateId", NodeType::AvailabilityEstimate, id)?)),
+            },
         };
         let product = catalog::update_product(db(ctx), id, changes).await?;
         Ok(ProductPayload { product: Product(product) })

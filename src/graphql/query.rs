@@ -15,7 +15,10 @@ use crate::{
     domain::SkuCode,
     error::Error,
     ids::{NodeType, decode, decode_any},
-    graphql::booking_types::{Booking, Shipment},
+    graphql::{
+        availability_api::{AvailabilityEstimate, ReplenishmentItem},
+        booking_types::{Booking, Shipment},
+    },
     service::{
         bookings, catalog, channels,
         inventory::find_item,
@@ -308,7 +311,7 @@ pub async fn warehouse_items(ctx: &Context<'_>, warehouse_id: i64, args: PageArg
 }
 
 /// Reports an error for one position of a list field, next to a null at that position.
-fn add_error_at(ctx: &Context<'_>, index: usize, err: Error) {
+pub(super) fn add_error_at(ctx: &Context<'_>, index: usize, err: Error) {
     let mut server_error = async_graphql::Error::from(err).into_server_error(ctx.item.pos);
     server_error.path = vec![
         async_graphql::PathSegment::Field(ctx.item.node.response_key().node.to_string()),
@@ -330,7 +333,7 @@ fn one_key(id: Option<ID>, external_reference_code: Option<String>) -> Result<Ke
     }
 }
 
-fn parse_codes(field: &str, codes: &[String]) -> Result<Vec<SkuCode>, Error> {
+pub(super) fn parse_codes(field: &str, codes: &[String]) -> Result<Vec<SkuCode>, Error> {
     if codes.len() > MAX_SKUS_PER_REQUEST {
         return Err(Error::invalid(
             field,
@@ -359,6 +362,8 @@ async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, Error> {
         },
         NodeType::InventoryLedgerEntry => inventory_ledger::Entity::find_by_id(key).one(conn).await?.map(|m| Node::InventoryLedgerEntry(InventoryLedgerEntry(m))),
         NodeType::Booking => bookings::find_booking(conn, key).await?.map(|m| Node::Booking(Booking(m))),
+        NodeType::AvailabilityEstimate => entity::availability_estimate::Entity::find_by_id(key).one(conn).await?.map(|m| Node::AvailabilityEstimate(AvailabilityEstimate(m))),
+        NodeType::ReplenishmentItem => entity::replenishment_item::Entity::find_by_id(key).one(conn).await?.map(|m| Node::ReplenishmentItem(ReplenishmentItem(m))),
         NodeType::Shipment => match bookings::find_shipment(conn, key).await {
             Ok((shipment, _)) => Some(Node::Shipment(Shipment(shipment))),
             Err(Error::Rejected { .. }) => None,

@@ -33,6 +33,8 @@ pub enum Node {
     InventoryLedgerEntry(InventoryLedgerEntry),
     Booking(super::booking_types::Booking),
     Shipment(super::booking_types::Shipment),
+    AvailabilityEstimate(super::availability_api::AvailabilityEstimate),
+    ReplenishmentItem(super::availability_api::ReplenishmentItem),
 }
 
 /// A sales channel (web store, B2B portal, marketplace) that sells the stock of its linked
@@ -222,6 +224,13 @@ impl Product {
         Ok(found.into_iter().map(Sku).collect())
     }
 
+    /// Estimate shown to shoppers while the product is unavailable, if any.
+    async fn availability_estimate(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<super::availability_api::AvailabilityEstimate>> {
+        let Some(id) = self.0.availability_estimate_id else { return Ok(None) };
+        let loader = ctx.data_unchecked::<AppLoader>();
+        Ok(loader.load_one(super::loaders::EstimateId(id)).await?.map(super::availability_api::AvailabilityEstimate))
+    }
+
     /// Inventory settings; the defaults when none were set.
     async fn inventory_configuration(
         &self,
@@ -344,6 +353,20 @@ impl Sku {
         summary.map(StockSummary).ok_or_else(|| "BUG: no stock summary for a loaded SKU".into())
     }
 
+    /// What a storefront of the channel may show: status, quantity and, when not available,
+    /// the estimate and the date stock is expected back.
+    async fn availability(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The channel whose storefront asks.")] channel_id: ID,
+    ) -> async_graphql::Result<super::availability_api::Availability> {
+        let channel_id = crate::ids::decode("channelId", NodeType::Channel, &channel_id)?;
+        let loader = ctx.data_unchecked::<AppLoader>();
+        let key = super::loaders::AvailabilityKey { sku: self.0.clone(), channel_id };
+        let found = loader.load_one(key).await?;
+        found.map(super::availability_api::Availability).ok_or_else(|| "BUG: no availability for a loaded SKU".into())
+    }
+
     /// When the SKU was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -381,6 +404,12 @@ impl StockSummary {
     /// the plain sum is used and may be negative).
     async fn available(&self) -> i64 {
         self.0.available
+    }
+
+    /// Units of open replenishment items still to arrive in the scope; not sellable until
+    /// received.
+    async fn incoming(&self) -> i64 {
+        self.0.incoming
     }
 
     /// Each warehouse of the scope where the SKU is stocked (has an item, even at zero), by
@@ -424,6 +453,11 @@ impl WarehouseStock {
     /// On hand less safety stock and booked; negative when the warehouse is in deficit.
     async fn available(&self) -> i64 {
         self.0.available()
+    }
+
+    /// Units of open replenishment items still to arrive here.
+    async fn incoming(&self) -> i64 {
+        self.0.incoming
     }
 
     /// This warehouse's own low-stock threshold, if set.

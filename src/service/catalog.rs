@@ -155,6 +155,8 @@ pub struct ProductChanges {
     pub name: Option<Name>,
     /// `Some(None)` removes the code.
     pub external_reference_code: Option<Option<ExternalReferenceCode>>,
+    /// `Some(None)` removes the availability estimate.
+    pub availability_estimate_id: Option<Option<i64>>,
 }
 
 /// Fields of a new SKU.
@@ -292,9 +294,20 @@ fn like_pattern(term: &str) -> String {
 
 /// Creates a product.
 pub async fn create_product(db: &Db, input: NewProduct) -> Result<product::Model> {
+    create_product_with_estimate(db, input, None).await
+}
+
+/// Creates a product that points at an availability estimate, in one transaction.
+pub async fn create_product_with_estimate(db: &Db, input: NewProduct, estimate_id: Option<i64>) -> Result<product::Model> {
     db.write(|txn| {
         let input = input.clone();
-        Box::pin(async move { insert_product(txn, &input).await })
+        Box::pin(async move {
+            let product = insert_product(txn, &input).await?;
+            match estimate_id {
+                Some(_) => super::estimates::link_product(txn, product.id, estimate_id).await,
+                None => Ok(product),
+            }
+        })
     })
     .await
 }
@@ -333,6 +346,12 @@ pub async fn update_product(db: &Db, id: i64, changes: ProductChanges) -> Result
                     ensure_product_erc_free(txn, code, Some(id)).await?;
                 }
                 row.external_reference_code = Set(code.clone().map(ExternalReferenceCode::into_inner));
+            }
+            if let Some(Some(estimate_id)) = changes.availability_estimate_id {
+                super::estimates::find_estimate(txn, estimate_id).await.map_err(|err| err.with_field("availabilityEstimateId"))?;
+            }
+            if let Some(estimate_id) = changes.availability_estimate_id {
+                row.availability_estimate_id = Set(estimate_id);
             }
             row.updated_at = Set(now());
             let erc = changes.external_reference_code.flatten();

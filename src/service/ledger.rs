@@ -35,6 +35,8 @@ pub enum LedgerKind {
     Consumed,
     /// A cancelled shipment's stock back on hand and held again.
     Restored,
+    /// Incoming stock received from a replenishment item.
+    Received,
 }
 
 impl LedgerKind {
@@ -52,6 +54,7 @@ impl LedgerKind {
             LedgerKind::Expired => "EXPIRED",
             LedgerKind::Consumed => "CONSUMED",
             LedgerKind::Restored => "RESTORED",
+            LedgerKind::Received => "RECEIVED",
         }
     }
 
@@ -69,6 +72,7 @@ impl LedgerKind {
             LedgerKind::Expired,
             LedgerKind::Consumed,
             LedgerKind::Restored,
+            LedgerKind::Received,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == text)

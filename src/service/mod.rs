@@ -5,12 +5,15 @@
 //! [`crate::db::Db::write`]).
 
 pub mod allocation;
+pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod channels;
+pub mod estimates;
 pub mod idempotency;
 pub mod inventory;
 pub mod ledger;
+pub mod replenishments;
 pub mod stock;
 pub mod warehouses;
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use entity::{sku, warehouse, warehouse_item};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use super::{bookings, catalog, channels::find_channel, warehouses};
+use super::{bookings, catalog, channels::find_channel, replenishments, warehouses};
 use crate::error::{Error, Result};
 
 /// Which warehouses a stock query covers, as the client asked.
@@ -71,6 +71,8 @@ pub async fn resolve_scope(conn: &impl ConnectionTrait, request: &ScopeRequest) 
 pub struct WarehouseStock {
     pub warehouse: warehouse::Model,
     pub item: warehouse_item::Model,
+    /// Units of open replenishment items still to arrive here.
+    pub incoming: i64,
 }
 
 impl WarehouseStock {
@@ -91,11 +93,15 @@ pub struct StockSummary {
     /// so a warehouse in deficit never hides stock in another; with back orders on, the plain
     /// sum, which may be negative.
     pub available: i64,
+    /// Units of open replenishment items still to arrive in the scope; never sellable until
+    /// received.
+    pub incoming: i64,
     /// Warehouses of the scope where the SKU has an item, in allocation order.
     pub by_warehouse: Vec<WarehouseStock>,
 }
 
-/// Computes the summaries of `skus` over `scope` in two statements (items and settings).
+/// Computes the summaries of `skus` over `scope` in four statements: items, holds of expired
+/// bookings, open replenishments and settings.
 pub async fn summarize(
     conn: &impl ConnectionTrait,
     skus: &[sku::Model],
@@ -125,6 +131,8 @@ pub async fn summarize(
             }
         }
     }
+    let all_sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
+    let incoming = replenishments::incoming_by_item(&replenishments::open_items(conn, &all_sku_ids, &warehouse_ids).await?);
     let settings = catalog::inventory_configurations(conn, skus.iter().map(|s| s.product_id)).await?;
     let position: HashMap<i64, usize> =
         scope.warehouses.iter().enumerate().map(|(i, w)| (w.id, i)).collect();
@@ -138,17 +146,19 @@ pub async fn summarize(
                 .into_iter()
                 .map(|item| WarehouseStock {
                     warehouse: scope.warehouses[position[&item.warehouse_id]].clone(),
+                    incoming: incoming.get(&(item.warehouse_id, item.sku_id)).copied().unwrap_or(0),
                     item,
                 })
                 .collect();
             let back_orders = settings.get(&sku.product_id).is_some_and(|s| s.allow_back_orders);
-            summary_of(sku.clone(), by_warehouse, back_orders)
+            let sku_incoming = scope.warehouses.iter().filter_map(|w| incoming.get(&(w.id, sku.id))).sum();
+            summary_of(sku.clone(), by_warehouse, back_orders, sku_incoming)
         })
         .collect();
     Ok(summaries)
 }
 
-fn summary_of(sku: sku::Model, by_warehouse: Vec<WarehouseStock>, back_orders: bool) -> StockSummary {
+fn summary_of(sku: sku::Model, by_warehouse: Vec<WarehouseStock>, back_orders: bool, incoming: i64) -> StockSummary {
     let sum = |f: fn(&warehouse_item::Model) -> i64| by_warehouse.iter().map(|w| f(&w.item)).sum();
     let available = by_warehouse
         .iter()
@@ -159,6 +169,7 @@ fn summary_of(sku: sku::Model, by_warehouse: Vec<WarehouseStock>, back_orders: b
         safety_stock: sum(|i| i.safety_stock),
         booked: sum(|i| i.booked),
         available,
+        incoming,
         sku,
         by_warehouse,
     }

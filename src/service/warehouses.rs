@@ -12,7 +12,7 @@ use super::{
     channels::find_channel,
     inventory::{self, lock_item},
     ledger::{self, LedgerKind},
-    now,
+    now, replenishments,
 };
 use crate::{
     db::Db,
@@ -359,8 +359,9 @@ pub async fn delete_warehouse(
                 .filter(booking_line::Column::WarehouseId.eq(id))
                 .count(txn)
                 .await?;
+            let open_replenishments = replenishments::count_open(txn, id).await?;
 
-            if !holding.is_empty() || booking_lines > 0 {
+            if !holding.is_empty() || booking_lines > 0 || open_replenishments > 0 {
                 let Some(target_id) = move_stock_to else {
                     let on_hand: i64 = holding.iter().map(|item| item.on_hand).sum();
                     let booked: i64 = holding.iter().map(|item| item.booked).sum();
@@ -368,7 +369,7 @@ pub async fn delete_warehouse(
                         ErrorCode::WarehouseNotEmpty,
                         "id",
                         format!(
-                            "warehouse {id} holds {on_hand} units on hand and {booked} booked across {} SKUs: name another warehouse in moveStockTo to move them there, or empty it first",
+                            "warehouse {id} holds {on_hand} units on hand and {booked} booked across {} SKUs, and {open_replenishments} open replenishment items: name another warehouse in moveStockTo to move them there, or empty it first",
                             holding.len()
                         ),
                     ));
@@ -381,8 +382,14 @@ pub async fn delete_warehouse(
                 }
                 find_warehouse(txn, target_id).await.map_err(|err| err.with_field("moveStockTo"))?;
                 move_contents(txn, id, target_id, &items, &context).await?;
+                replenishments::move_open_items(txn, id, target_id).await?;
             }
 
+            // Fully received replenishment items keep no stock; they go with the warehouse.
+            entity::replenishment_item::Entity::delete_many()
+                .filter(entity::replenishment_item::Column::WarehouseId.eq(id))
+                .exec(txn)
+                .await?;
             warehouse_item::Entity::delete_many()
                 .filter(warehouse_item::Column::WarehouseId.eq(id))
                 .exec(txn)
