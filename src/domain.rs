@@ -140,6 +140,10 @@ pub fn parse_optional_text(field: &str, value: Option<&str>, max_chars: usize) -
     let Some(text) = value.map(str::trim).filter(|text| !text.is_empty()) else {
         return Ok(None);
     };
+    // PostgreSQL text cannot store U+0000; line breaks and tabs are fine in free text.
+    if text.contains('\0') {
+        return Err(Error::invalid(field, format!("{field} contains a NUL character (U+0000): remove it")));
+    }
     let length = text.chars().count();
     if length > max_chars {
         return Err(Error::invalid(
@@ -153,6 +157,12 @@ pub fn parse_optional_text(field: &str, value: Option<&str>, max_chars: usize) -
 /// Parses required text: trimmed, 1 to 255 characters. `what` names it in the message.
 pub fn parse_text(field: &str, what: &str, value: &str) -> Result<String> {
     let trimmed = value.trim();
+    if let Some(bad) = trimmed.chars().find(|c| c.is_control()) {
+        return Err(Error::invalid(
+            field,
+            format!("{field} contains the control character U+{:04X}: a {what} may hold only printable characters", bad as u32),
+        ));
+    }
     if trimmed.is_empty() {
         return Err(Error::invalid(field, format!("{field} is empty: a {what} needs 1 to {MAX_TEXT_LENGTH} characters")));
     }
@@ -252,6 +262,14 @@ mod tests {
         let b = SkuCode::parse("sku", "abc-1").unwrap();
         assert_eq!(a.as_str(), "ABC-1");
         assert_eq!(a.key(), b.key());
+    }
+
+    #[test]
+    fn control_characters_are_rejected() {
+        assert!(Name::parse("name", "Web\u{0}store").is_err());
+        assert!(SkuCode::parse("code", "A\u{7}1").is_err());
+        assert!(parse_optional_text("reason", Some("a\u{0}b"), 100).is_err());
+        assert!(parse_optional_text("reason", Some("line one\nline two"), 100).is_ok());
     }
 
     #[test]

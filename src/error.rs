@@ -156,8 +156,25 @@ impl Error {
 
 impl From<DbErr> for Error {
     fn from(err: DbErr) -> Self {
+        if is_nul_in_text(&err) {
+            // Input checks reject NUL in stored text; this catches it in any other argument,
+            // such as a search term, before PostgreSQL's message could reach the client.
+            return Error::rejected(
+                ErrorCode::InvalidInput,
+                "a text argument contains a NUL character (U+0000), which cannot be stored or searched: remove it",
+            );
+        }
         Error::Internal(anyhow::Error::new(err).context("database request failed"))
     }
+}
+
+/// Whether PostgreSQL rejected a text value holding U+0000 (SQLSTATE 22021).
+fn is_nul_in_text(err: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))) = err else {
+        return false;
+    };
+    matches!(inner.as_ref(), sqlx::Error::Database(db) if db.code().as_deref() == Some("22021"))
 }
 
 impl From<anyhow::Error> for Error {

@@ -1,12 +1,20 @@
 //! DataLoaders: every relation a resolver follows is batched into one `IN (…)` query per
 //! request tick, so a list of N items costs the same number of statements as one item.
 //!
-//! One [`Store`] implements [`Loader`] for each key type below; [`new_loader`] is the single
-//! place where production and tests register it.
+//! One [`Store`] implements [`Loader`] for each key type below. [`PerRequestLoader`], the single
+//! place where production and tests register it, gives every request a fresh loader with a
+//! cache, so a key asked for again in the same request (the same warehouse under 500 SKUs) is
+//! served from memory and never read twice, and no request sees another request's data.
 
 use std::{collections::HashMap, hash::Hash};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use std::sync::Arc;
+
+use async_graphql::{
+    Request, ServerResult,
+    dataloader::{DataLoader, HashMapCache, Loader},
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
+};
 use entity::{availability_estimate, booking_line, channel, product, shipment, shipment_line, sku, warehouse, warehouse_channel};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -19,12 +27,52 @@ use crate::{
     },
 };
 
-/// The loader registered in the schema.
-pub type AppLoader = DataLoader<Store>;
+/// The loader of one request.
+pub type AppLoader = DataLoader<Store, HashMapCache>;
 
-/// Builds the loader over a database.
+/// Builds a loader over a database, with a cache that lives as long as the loader.
 pub fn new_loader(db: &Db) -> AppLoader {
-    DataLoader::new(Store { conn: db.conn().clone() }, tokio::spawn)
+    DataLoader::with_cache(Store { conn: db.conn().clone() }, tokio::spawn, HashMapCache::default())
+}
+
+/// Schema extension that gives each request its own [`AppLoader`].
+///
+/// The cache means a key asked for again in the same request (the same warehouse under 500
+/// SKUs) is read once, and no request sees another request's data. Batching alone depends on
+/// timing: a batch leaves 1 ms after its first key, and a long list can still be registering
+/// keys then. The list resolvers whose statement count is tested therefore prefetch their
+/// relations and feed them into this cache (see `graphql::prefetch`).
+pub struct PerRequestLoader {
+    db: Db,
+}
+
+impl PerRequestLoader {
+    /// The extension over a database.
+    pub fn new(db: Db) -> Self {
+        PerRequestLoader { db }
+    }
+}
+
+impl ExtensionFactory for PerRequestLoader {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(PerRequestLoaderExtension { db: self.db.clone() })
+    }
+}
+
+struct PerRequestLoaderExtension {
+    db: Db,
+}
+
+#[async_trait::async_trait]
+impl Extension for PerRequestLoaderExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request.data(new_loader(&self.db))).await
+    }
 }
 
 /// The database behind every loader.

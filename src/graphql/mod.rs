@@ -7,6 +7,7 @@ pub mod connection;
 mod errors;
 pub mod loaders;
 pub mod mutation;
+pub mod prefetch;
 pub mod query;
 pub mod scalars;
 pub mod types;
@@ -33,9 +34,8 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema over a database, with the DataLoaders registered.
 pub fn build_schema(db: Db) -> AppSchema {
-    let loader = loaders::new_loader(&db);
     Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
-        .data(loader)
+        .extension(loaders::PerRequestLoader::new(db.clone()))
         .data(db)
         .finish()
 }

@@ -20,8 +20,7 @@ use crate::{
         booking_types::{Booking, Shipment},
     },
     service::{
-        bookings, catalog, channels,
-        inventory::find_item,
+        catalog, channels,
         ledger::{self, LedgerFilter, LedgerKind},
         stock, warehouses,
     },
@@ -88,7 +87,7 @@ fn page_args(first: Option<i32>, after: Option<String>, last: Option<i32>, befor
 impl InventoryQuery {
     /// Any entity by its global id; null when it does not exist.
     async fn node(&self, ctx: &Context<'_>, #[graphql(desc = "A global id.")] id: ID) -> async_graphql::Result<Option<Node>> {
-        Ok(load_node(ctx, &id).await?)
+        Ok(load_nodes(ctx, std::slice::from_ref(&id)).await?.pop().flatten())
     }
 
     /// Entities by global id, in the order given; null where one does not exist.
@@ -100,11 +99,7 @@ impl InventoryQuery {
         if ids.len() > super::connection::MAX_PAGE_SIZE as usize {
             return Err(Error::invalid("ids", format!("{} ids in one request, above the limit of {}", ids.len(), super::connection::MAX_PAGE_SIZE)).into());
         }
-        let mut found = Vec::with_capacity(ids.len());
-        for id in &ids {
-            found.push(load_node(ctx, id).await?);
-        }
-        Ok(found)
+        Ok(load_nodes(ctx, &ids).await?)
     }
 
     /// Sales channels, by id.
@@ -155,7 +150,11 @@ impl InventoryQuery {
             search: filter.search,
         };
         let select = warehouses::select_warehouses(&service_filter);
-        Ok(paginate(db(ctx).conn(), select, warehouse::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Warehouse).await?)
+        let page = paginate(db(ctx).conn(), select, warehouse::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Warehouse).await?;
+        let listed: Vec<warehouse::Model> = page.edges.iter().map(|edge| edge.node.0.clone()).collect();
+        super::prefetch::warehouses(ctx, ctx.look_ahead().field("edges").field("node"), &listed).await?;
+        super::prefetch::warehouses(ctx, ctx.look_ahead().field("nodes"), &listed).await?;
+        Ok(page)
     }
 
     /// One warehouse by id or by external reference code (give exactly one); null when none
@@ -234,7 +233,13 @@ impl InventoryQuery {
             let keys = parse_codes("codes", &codes)?.iter().map(SkuCode::key).collect::<Vec<_>>();
             select = select.filter(sku::Column::CodeKey.is_in(keys));
         }
-        Ok(paginate(db(ctx).conn(), select, sku::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Sku).await?)
+        let page = paginate(db(ctx).conn(), select, sku::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Sku).await?;
+        let listed: Vec<sku::Model> = page.edges.iter().map(|edge| edge.node.0.clone()).collect();
+        let node = ctx.look_ahead().field("edges").field("node");
+        super::prefetch::skus(ctx, node, &listed).await?;
+        let nodes = ctx.look_ahead().field("nodes");
+        super::prefetch::skus(ctx, nodes, &listed).await?;
+        Ok(page)
     }
 
     /// Stock of many SKUs in one request, in the order asked. An unknown SKU gives null at its
@@ -254,6 +259,10 @@ impl InventoryQuery {
         let scope = stock::resolve_scope(conn, &scope_request).await?;
         let found = catalog::find_skus(conn, &codes).await?;
         let summaries = stock::summarize(conn, &found, &scope).await?;
+
+        let selection = ctx.look_ahead();
+        super::prefetch::warehouses(ctx, selection.field("byWarehouse").field("warehouse"), &scope.warehouses).await?;
+        super::prefetch::skus(ctx, selection.field("sku"), &found).await?;
 
         let by_key: std::collections::HashMap<String, stock::StockSummary> =
             summaries.into_iter().map(|s| (s.sku.code_key.clone(), s)).collect();
@@ -347,28 +356,56 @@ pub(super) fn parse_codes(field: &str, codes: &[String]) -> Result<Vec<SkuCode>,
         .collect()
 }
 
-async fn load_node(ctx: &Context<'_>, id: &ID) -> Result<Option<Node>, Error> {
+/// Loads entities by global id with one statement per entity type, in the order given.
+async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>, Error> {
     let conn = db(ctx).conn();
-    let (node_type, key) = decode_any("id", id)?;
-    let node = match node_type {
-        NodeType::Channel => channel::Entity::find_by_id(key).one(conn).await?.map(|m| Node::Channel(Channel(m))),
-        NodeType::Warehouse => warehouse::Entity::find_by_id(key).one(conn).await?.map(|m| Node::Warehouse(Warehouse(m))),
-        NodeType::Product => product::Entity::find_by_id(key).one(conn).await?.map(|m| Node::Product(Product(m))),
-        NodeType::Sku => sku::Entity::find_by_id(key).one(conn).await?.map(|m| Node::Sku(Sku(m))),
-        NodeType::WarehouseItem => match find_item(conn, key).await {
-            Ok(item) => Some(Node::WarehouseItem(WarehouseItem(item))),
-            Err(Error::Rejected { .. }) => None,
-            Err(err) => return Err(err),
-        },
-        NodeType::InventoryLedgerEntry => inventory_ledger::Entity::find_by_id(key).one(conn).await?.map(|m| Node::InventoryLedgerEntry(InventoryLedgerEntry(m))),
-        NodeType::Booking => bookings::find_booking(conn, key).await?.map(|m| Node::Booking(Booking(m))),
-        NodeType::AvailabilityEstimate => entity::availability_estimate::Entity::find_by_id(key).one(conn).await?.map(|m| Node::AvailabilityEstimate(AvailabilityEstimate(m))),
-        NodeType::ReplenishmentItem => entity::replenishment_item::Entity::find_by_id(key).one(conn).await?.map(|m| Node::ReplenishmentItem(ReplenishmentItem(m))),
-        NodeType::Shipment => match bookings::find_shipment(conn, key).await {
-            Ok((shipment, _)) => Some(Node::Shipment(Shipment(shipment))),
-            Err(Error::Rejected { .. }) => None,
-            Err(err) => return Err(err),
-        },
-    };
-    Ok(node)
+    let decoded = ids
+        .iter()
+        .enumerate()
+        .map(|(index, id)| decode_any(if ids.len() == 1 { "id" } else { "ids" }, id).map_err(|err| if ids.len() == 1 { err } else { err.with_field(&format!("ids.{index}")) }))
+        .collect::<Result<Vec<_>, _>>()?;
+    let keys_of = |wanted: NodeType| -> Vec<i64> { decoded.iter().filter(|(t, _)| *t == wanted).map(|(_, key)| *key).collect() };
+
+    let mut found: std::collections::HashMap<(NodeType, i64), Node> = std::collections::HashMap::new();
+    macro_rules! load_type {
+        ($node_type:expr, $entity:path, $column:expr, $wrap:expr) => {
+            let keys = keys_of($node_type);
+            if !keys.is_empty() {
+                for model in <$entity>::find().filter($column.is_in(keys)).all(conn).await? {
+                    found.insert(($node_type, model.id), $wrap(model));
+                }
+            }
+        };
+    }
+    load_type!(NodeType::Channel, channel::Entity, channel::Column::Id, |m| Node::Channel(Channel(m)));
+    load_type!(NodeType::Warehouse, warehouse::Entity, warehouse::Column::Id, |m| Node::Warehouse(Warehouse(m)));
+    load_type!(NodeType::Product, product::Entity, product::Column::Id, |m| Node::Product(Product(m)));
+    load_type!(NodeType::Sku, sku::Entity, sku::Column::Id, |m| Node::Sku(Sku(m)));
+    load_type!(NodeType::WarehouseItem, warehouse_item::Entity, warehouse_item::Column::Id, |m| Node::WarehouseItem(WarehouseItem(m)));
+    load_type!(NodeType::InventoryLedgerEntry, inventory_ledger::Entity, inventory_ledger::Column::Id, |m| Node::InventoryLedgerEntry(InventoryLedgerEntry(m)));
+    load_type!(NodeType::Booking, entity::booking::Entity, entity::booking::Column::Id, |m| Node::Booking(Booking(m)));
+    load_type!(NodeType::Shipment, entity::shipment::Entity, entity::shipment::Column::Id, |m| Node::Shipment(Shipment(m)));
+    load_type!(NodeType::AvailabilityEstimate, entity::availability_estimate::Entity, entity::availability_estimate::Column::Id, |m| Node::AvailabilityEstimate(AvailabilityEstimate(m)));
+    load_type!(NodeType::ReplenishmentItem, entity::replenishment_item::Entity, entity::replenishment_item::Column::Id, |m| Node::ReplenishmentItem(ReplenishmentItem(m)));
+
+    // An id asked twice gets the entity twice.
+    Ok(decoded
+        .iter()
+        .map(|key| found.get(key).map(clone_node))
+        .collect())
+}
+
+fn clone_node(node: &Node) -> Node {
+    match node {
+        Node::Channel(x) => Node::Channel(Channel(x.0.clone())),
+        Node::Warehouse(x) => Node::Warehouse(Warehouse(x.0.clone())),
+        Node::Product(x) => Node::Product(Product(x.0.clone())),
+        Node::Sku(x) => Node::Sku(Sku(x.0.clone())),
+        Node::WarehouseItem(x) => Node::WarehouseItem(WarehouseItem(x.0.clone())),
+        Node::InventoryLedgerEntry(x) => Node::InventoryLedgerEntry(InventoryLedgerEntry(x.0.clone())),
+        Node::Booking(x) => Node::Booking(Booking(x.0.clone())),
+        Node::Shipment(x) => Node::Shipment(Shipment(x.0.clone())),
+        Node::AvailabilityEstimate(x) => Node::AvailabilityEstimate(AvailabilityEstimate(x.0.clone())),
+        Node::ReplenishmentItem(x) => Node::ReplenishmentItem(ReplenishmentItem(x.0.clone())),
+    }
 }

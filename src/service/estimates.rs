@@ -35,6 +35,9 @@ pub fn validate_titles(titles: &Titles) -> Result<()> {
                 format!("locale {locale:?} is invalid: use a language code with an optional country, such as \"en\" or \"en_US\""),
             ));
         }
+        if text.chars().any(char::is_control) {
+            return Err(Error::invalid("title", format!("the {locale} title contains a control character: use printable text")));
+        }
         let length = text.trim().chars().count();
         if length == 0 || length > MAX_TEXT_LENGTH {
             return Err(Error::invalid(

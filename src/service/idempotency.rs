@@ -20,11 +20,11 @@ pub const MAX_KEY_LENGTH: usize = 255;
 pub fn validate_key(key: Option<&str>) -> Result<()> {
     let Some(key) = key else { return Ok(()) };
     let length = key.chars().count();
-    if key.trim().is_empty() || length > MAX_KEY_LENGTH {
+    if key.trim().is_empty() || length > MAX_KEY_LENGTH || key.chars().any(char::is_control) {
         return Err(Error::invalid(
             "idempotencyKey",
             format!(
-                "idempotencyKey must have 1 to {MAX_KEY_LENGTH} non-blank characters, got {length}"
+                "idempotencyKey must have 1 to {MAX_KEY_LENGTH} printable, non-blank characters; got {length} characters"
             ),
         ));
     }
