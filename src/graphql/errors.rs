@@ -1,6 +1,11 @@
 //! The one conversion from service errors to GraphQL errors.
 
-use async_graphql::ErrorExtensions;
+use std::sync::Arc;
+
+use async_graphql::{
+    ErrorExtensions, Response,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+};
 
 use crate::error::Error;
 
@@ -33,5 +38,38 @@ impl From<Error> for async_graphql::Error {
                 })
             }
         }
+    }
+}
+
+/// Schema extension that gives every execution error a `code`.
+///
+/// Errors raised by resolvers carry one already. The others come from async-graphql itself,
+/// mostly when an argument cannot be converted to its type (an invalid `Date`, an integer out
+/// of range): those become `INVALID_INPUT`, and anything else `INTERNAL`.
+pub struct CodedErrors;
+
+impl ExtensionFactory for CodedErrors {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CodedErrors)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for CodedErrors {
+    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
+        let mut response = next.run(ctx, operation_name).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_some() {
+                continue;
+            }
+            let code = if error.message.starts_with("Failed to parse") || error.message.starts_with("Invalid value") {
+                "INVALID_INPUT"
+            } else {
+                "INTERNAL"
+            };
+            extensions.set("code", code);
+        }
+        response
     }
 }

@@ -4,7 +4,7 @@ pub mod availability_api;
 pub mod booking_api;
 pub mod booking_types;
 pub mod connection;
-mod errors;
+pub mod errors;
 pub mod loaders;
 pub mod mutation;
 pub mod prefetch;
@@ -36,6 +36,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 pub fn build_schema(db: Db) -> AppSchema {
     Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
         .extension(loaders::PerRequestLoader::new(db.clone()))
+        .extension(errors::CodedErrors)
         .data(db)
         .finish()
 }

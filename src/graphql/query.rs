@@ -228,7 +228,7 @@ impl InventoryQuery {
         #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
     ) -> async_graphql::Result<Page<Sku>> {
         let filter = filter.unwrap_or_default();
-        let mut select = catalog::select_skus(filter.search.as_deref(), filter.low_stock);
+        let mut select = catalog::select_skus(db(ctx).backend(), filter.search.as_deref(), filter.low_stock);
         if let Some(codes) = codes {
             let keys = parse_codes("codes", &codes)?.iter().map(SkuCode::key).collect::<Vec<_>>();
             select = select.filter(sku::Column::CodeKey.is_in(keys));

@@ -447,7 +447,7 @@ impl WarehouseStock {
 
     /// Units held here by active bookings.
     async fn booked(&self) -> i64 {
-        self.0.item.booked
+        self.0.booked()
     }
 
     /// On hand less safety stock and booked; negative when the warehouse is in deficit.
@@ -501,14 +501,14 @@ impl WarehouseItem {
         self.0.safety_stock
     }
 
-    /// Units held by active bookings.
-    async fn booked(&self) -> i64 {
-        self.0.booked
+    /// Units held by active bookings; a booking past its expiry holds nothing.
+    async fn booked(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        self.effective_booked(ctx).await
     }
 
     /// On hand less safety stock and booked; negative when in deficit.
-    async fn available(&self) -> i64 {
-        self.0.on_hand - self.0.safety_stock - self.0.booked
+    async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(self.0.on_hand - self.0.safety_stock - self.effective_booked(ctx).await?)
     }
 
     /// This warehouse's own low-stock threshold for the SKU, if set.
@@ -524,6 +524,20 @@ impl WarehouseItem {
     /// When the item last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
+    }
+}
+
+impl WarehouseItem {
+    /// The stored booked quantity less the holds of bookings past their expiry that the
+    /// sweeper has not recorded yet.
+    async fn effective_booked(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        if self.0.booked == 0 {
+            return Ok(0);
+        }
+        let loader = ctx.data_unchecked::<AppLoader>();
+        let key = super::loaders::ExpiredHold { warehouse_id: self.0.warehouse_id, sku_id: self.0.sku_id };
+        let expired = loader.load_one(key).await?.unwrap_or(0);
+        Ok((self.0.booked - expired).max(0))
     }
 }
 

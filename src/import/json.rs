@@ -1,5 +1,5 @@
-//! Reading a JSON file that holds an array of objects, keeping the line where each object starts
-//! so messages can point at it.
+//! Parsing of a JSON file that contains an array of objects. The line where each object starts
+//! is kept, so messages can point at it.
 
 use serde_json::{Map, Value};
 
@@ -29,7 +29,10 @@ pub fn parse_records(file: &str, text: &str, problems: &mut Vec<Problem>) -> Vec
     let Value::Array(elements) = value else {
         problems.push(Problem::in_file(
             file,
-            format!("must hold a JSON array of objects, but its top level is {}", kind_of(&value)),
+            format!(
+                "must hold a JSON array of objects, but its top level is {}",
+                kind_of(&value)
+            ),
         ));
         return Vec::new();
     };
@@ -47,7 +50,11 @@ pub fn parse_records(file: &str, text: &str, problems: &mut Vec<Problem>) -> Vec
             other => problems.push(Problem::at(
                 file,
                 line,
-                format!("element {} is {}, but an object is expected", index + 1, kind_of(&other)),
+                format!(
+                    "element {} is {}, but an object is expected",
+                    index + 1,
+                    kind_of(&other)
+                ),
             )),
         }
     }
@@ -134,7 +141,10 @@ pub fn decimal(fields: &Map<String, Value>, key: &str) -> Result<Option<f64>, St
     match fields.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => Ok(number.as_f64()),
-        Some(other) => Err(format!("{key} is {}, but a number is expected", shown(other))),
+        Some(other) => Err(format!(
+            "{key} is {}, but a number is expected",
+            shown(other)
+        )),
     }
 }
 
@@ -143,11 +153,14 @@ pub fn boolean(fields: &Map<String, Value>, key: &str) -> Result<Option<bool>, S
     match fields.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(flag)) => Ok(Some(*flag)),
-        Some(other) => Err(format!("{key} is {}, but true or false is expected", shown(other))),
+        Some(other) => Err(format!(
+            "{key} is {}, but true or false is expected",
+            shown(other)
+        )),
     }
 }
 
-/// A value as written in JSON, shortened so one huge field cannot flood the report.
+/// Formats a value as written in JSON, shortened so one huge field cannot flood the report.
 pub fn shown(value: &Value) -> String {
     const MAX_CHARS: usize = 60;
     let text = value.to_string();

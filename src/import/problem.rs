@@ -1,5 +1,4 @@
-//! What an import reports when it fails: every bad row with its file and line, or an internal
-//! failure.
+//! Errors of a failed import: every bad row with its file and line, or an internal failure.
 
 use std::{fmt, path::Path};
 
@@ -12,14 +11,18 @@ pub struct Problem {
     pub file: String,
     /// The 1-based line where the bad row starts, when the problem belongs to one row.
     pub line: Option<u64>,
-    /// What is wrong, with the offending value and what to do.
+    /// Description of the fault, with the offending value and the fix.
     pub message: String,
 }
 
 impl Problem {
     /// Builds a problem of one row of `file`.
     pub fn at(file: &str, line: Option<u64>, message: impl Into<String>) -> Self {
-        Problem { file: file.to_owned(), line, message: message.into() }
+        Problem {
+            file: file.to_owned(),
+            line,
+            message: message.into(),
+        }
     }
 
     /// Builds a problem of a whole file, such as a missing column or unreadable file.
@@ -37,7 +40,7 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Why an import wrote nothing.
+/// The reason an import wrote nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// Some rows are invalid or conflict with the database. Every problem found is listed, and
@@ -50,7 +53,7 @@ pub enum ImportError {
 }
 
 impl ImportError {
-    /// The problems of a rejected import; empty for a failed one.
+    /// Returns the problems of a rejected import, or none for a failed one.
     pub fn problems(&self) -> &[Problem] {
         match self {
             ImportError::Rejected(problems) => problems,
@@ -62,8 +65,9 @@ impl ImportError {
 fn rejection_text(problems: &[Problem]) -> String {
     let count = problems.len();
     let noun = if count == 1 { "problem" } else { "problems" };
+    let pronoun = if count == 1 { "it" } else { "them" };
     let mut text = format!(
-        "nothing was imported because the input has {count} {noun}; fix every one and run the import again:"
+        "nothing was imported because the input has {count} {noun}; fix {pronoun} and run the import again:"
     );
     for problem in problems {
         text.push_str("\n  ");
@@ -73,8 +77,8 @@ fn rejection_text(problems: &[Problem]) -> String {
 }
 
 impl From<Error> for ImportError {
-    /// Converts a service error that no row can explain. Rejections of a row are turned into a
-    /// [`Problem`] by the caller, which knows the row.
+    /// Converts a service error that belongs to no row. The caller turns a rejection of a row
+    /// into a [`Problem`], because only it has the row's file and line.
     fn from(err: Error) -> Self {
         match err {
             Error::Internal(err) => ImportError::Failed(err),
@@ -83,7 +87,8 @@ impl From<Error> for ImportError {
     }
 }
 
-/// The name of `path` as shown in messages: its file name, or the whole path when it has none.
+/// Returns the name of `path` as shown in messages: its file name, or the whole path when it
+/// has none.
 pub fn file_label(path: &Path) -> String {
     path.file_name()
         .map(|name| name.to_string_lossy().into_owned())
@@ -94,7 +99,10 @@ pub fn file_label(path: &Path) -> String {
 pub fn read_text(path: &Path) -> Result<String, Problem> {
     let label = file_label(path);
     let bytes = std::fs::read(path).map_err(|err| {
-        Problem::in_file(&label, format!("cannot read {}: {err}; check the path", path.display()))
+        Problem::in_file(
+            &label,
+            format!("cannot be read from {}: {err}", path.display()),
+        )
     })?;
     let text = String::from_utf8(bytes).map_err(|err| {
         Problem::in_file(
@@ -106,5 +114,8 @@ pub fn read_text(path: &Path) -> Result<String, Problem> {
         )
     })?;
     // A byte order mark is legal in UTF-8 files but not part of the content.
-    Ok(text.strip_prefix('\u{feff}').map(str::to_owned).unwrap_or(text))
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text))
 }

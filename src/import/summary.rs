@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// What an import created, reused and changed.
+/// Counts of what an import created, reused and changed.
 ///
 /// "Reused" means the entity existed already, found by its key (external reference code,
 /// SKU code or channel name), and was left as it was.
@@ -81,7 +81,11 @@ impl fmt::Display for ImportSummary {
             "products:     {} created, {} reused, {} inventory configurations changed",
             self.products_created, self.products_reused, self.configurations_changed
         )?;
-        writeln!(f, "SKUs:         {} created, {} reused", self.skus_created, self.skus_reused)?;
+        writeln!(
+            f,
+            "SKUs:         {} created, {} reused",
+            self.skus_created, self.skus_reused
+        )?;
         writeln!(
             f,
             "quantities:   {} read, {} items changed, {} items already matched",

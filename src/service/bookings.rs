@@ -100,8 +100,9 @@ pub struct BookInventory {
 }
 
 impl BookInventory {
-    /// Checks everything that needs no database: text, counts, quantities, expiry, ship-to.
-    pub fn validate(&self, at: DateTime<Utc>) -> Result<()> {
+    /// Checks everything that needs neither the database nor the clock: text, counts,
+    /// quantities, ship-to.
+    pub fn validate(&self) -> Result<()> {
         parse_text("orderReference", "order reference", &self.order_reference)?;
         if self.lines.is_empty() {
             return Err(Error::invalid("lines", "lines is empty: a booking needs at least one line"));
@@ -115,14 +116,6 @@ impl BookInventory {
         for (index, line) in self.lines.iter().enumerate() {
             Quantity::parse_positive("quantity", line.quantity).map_err(|err| err.within(&format!("lines.{index}")))?;
         }
-        if let Some(expiry) = self.expires_at
-            && expiry <= at
-        {
-            return Err(Error::invalid(
-                "expiresAt",
-                format!("expiresAt {} is not in the future (now {}): give a later instant or none", expiry.to_rfc3339(), at.to_rfc3339()),
-            ));
-        }
         match (self.strategy, self.ship_to) {
             (AllocationStrategy::Nearest, None) => Err(Error::invalid(
                 "shipTo",
@@ -134,6 +127,20 @@ impl BookInventory {
             }
             _ => Ok(()),
         }
+    }
+
+    /// Checks that the expiry is in the future. It runs after the idempotency check, so a retry
+    /// of a booking whose expiry has passed since still returns the first result.
+    pub fn validate_expiry(&self, at: DateTime<Utc>) -> Result<()> {
+        if let Some(expiry) = self.expires_at
+            && expiry <= at
+        {
+            return Err(Error::invalid(
+                "expiresAt",
+                format!("expiresAt {} is not in the future (now {}): give a later instant or none", expiry.to_rfc3339(), at.to_rfc3339()),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -152,7 +159,7 @@ pub struct BookingOutcome {
 /// channel has no active linked warehouse; `INSUFFICIENT_STOCK` when the channel's available
 /// quantity is too small and the product does not allow back orders.
 pub async fn book_inventory(db: &Db, request: BookInventory, context: &ChangeContext) -> Result<BookingOutcome> {
-    request.validate(now())?;
+    request.validate()?;
     idempotency::validate_key(context.idempotency_key.as_deref())?;
     db.write(|txn| {
         let (request, context) = (request.clone(), context.clone());
@@ -161,8 +168,9 @@ pub async fn book_inventory(db: &Db, request: BookInventory, context: &ChangeCon
             if let Some(done) = idempotency::replay(txn, key, "bookInventory", &request).await? {
                 return Ok(done);
             }
+            request.validate_expiry(now())?;
             let outcome = apply_booking(txn, &request, &context).await?;
-            idempotency::remember(txn, key, "bookInventory", &request, &outcome).await?;
+            idempotency::remember(txn, key, &outcome).await?;
             Ok(outcome)
         })
     })
@@ -489,7 +497,7 @@ pub async fn release_booking(db: &Db, booking_id: i64, lines: Option<Vec<Release
             give_back_holds(txn, &booking, amounts.as_ref(), LedgerKind::Released, &context).await?;
             settle_status(txn, &booking).await?;
             let outcome = BookingOutcome { booking_id };
-            idempotency::remember(txn, key, "releaseBooking", &request, &outcome).await?;
+            idempotency::remember(txn, key, &outcome).await?;
             Ok(outcome)
         })
     })
@@ -613,7 +621,7 @@ pub async fn create_shipment(
                 return Ok(done);
             }
             let outcome = apply_shipment(txn, booking_id, &lines, reference.clone(), &context).await?;
-            idempotency::remember(txn, key, "createShipment", &request, &outcome).await?;
+            idempotency::remember(txn, key, &outcome).await?;
             Ok(outcome)
         })
     })
@@ -843,7 +851,7 @@ pub async fn cancel_shipment(db: &Db, shipment_id: i64, context: &ChangeContext)
                 return Ok(done);
             }
             let outcome = apply_cancel(txn, shipment_id, &context).await?;
-            idempotency::remember(txn, key, "cancelShipment", &shipment_id, &outcome).await?;
+            idempotency::remember(txn, key, &outcome).await?;
             Ok(outcome)
         })
     })

@@ -251,7 +251,7 @@ pub async fn find_skus(conn: &impl ConnectionTrait, codes: &[SkuCode]) -> Result
 /// SKUs matching a search term and, when `low_stock` is set, only those whose company-wide
 /// available quantity is at or below their product's `minStockQuantity` (or only those above
 /// it, when `low_stock` is false).
-pub fn select_skus(search: Option<&str>, low_stock: Option<bool>) -> Select<sku::Entity> {
+pub fn select_skus(backend: sea_orm::DatabaseBackend, search: Option<&str>, low_stock: Option<bool>) -> Select<sku::Entity> {
     let mut query = sku::Entity::find();
     if let Some(term) = search.map(str::trim).filter(|t| !t.is_empty()) {
         query = query.filter(sku::Column::CodeKey.like(like_pattern(term)));
@@ -259,26 +259,41 @@ pub fn select_skus(search: Option<&str>, low_stock: Option<bool>) -> Select<sku:
     if let Some(low) = low_stock {
         // Company-wide available per DOMAIN rules: the sum over active warehouses of each
         // warehouse's available quantity, floored at zero unless the product allows back orders.
+        // Holds of bookings past their expiry count for nothing, as in every other read.
         let low_skus = "sku.id IN (
             SELECT s.id FROM sku s
             LEFT JOIN product_inventory_configuration c ON c.product_id = s.product_id
             LEFT JOIN (
                 SELECT wi.sku_id AS sku_id,
-                       SUM(CASE WHEN wi.on_hand - wi.safety_stock - wi.booked > 0
-                                THEN wi.on_hand - wi.safety_stock - wi.booked ELSE 0 END) AS floored,
-                       SUM(wi.on_hand - wi.safety_stock - wi.booked) AS raw
+                       SUM(CASE WHEN wi.on_hand - wi.safety_stock - (wi.booked - COALESCE(x.held, 0)) > 0
+                                THEN wi.on_hand - wi.safety_stock - (wi.booked - COALESCE(x.held, 0)) ELSE 0 END) AS floored,
+                       SUM(wi.on_hand - wi.safety_stock - (wi.booked - COALESCE(x.held, 0))) AS raw
                 FROM warehouse_item wi
                 JOIN warehouse w ON w.id = wi.warehouse_id AND w.active = TRUE
+                LEFT JOIN (
+                    SELECT bl.warehouse_id AS warehouse_id, bl.sku_id AS sku_id,
+                           SUM(bl.quantity - bl.consumed_quantity - bl.released_quantity) AS held
+                    FROM booking_line bl
+                    JOIN booking b ON b.id = bl.booking_id
+                    WHERE b.status = 'ACTIVE' AND b.expires_at <= $1
+                    GROUP BY bl.warehouse_id, bl.sku_id
+                ) x ON x.warehouse_id = wi.warehouse_id AND x.sku_id = wi.sku_id
                 GROUP BY wi.sku_id
             ) a ON a.sku_id = s.id
             WHERE CASE WHEN COALESCE(c.allow_back_orders, FALSE) = TRUE
                        THEN COALESCE(a.raw, 0) ELSE COALESCE(a.floored, 0) END
                   <= COALESCE(c.min_stock_quantity, 0)
         )";
+        let at = super::now();
+        // sea-query keeps the backend's own placeholder in custom SQL: `$1` or `?`.
+        let low_skus = match backend {
+            sea_orm::DatabaseBackend::Postgres => low_skus.to_owned(),
+            _ => low_skus.replace("$1", "?"),
+        };
         query = if low {
-            query.filter(Expr::cust(low_skus))
+            query.filter(Expr::cust_with_values(low_skus.clone(), [at]))
         } else {
-            query.filter(Expr::cust(format!("NOT ({low_skus})")))
+            query.filter(Expr::cust_with_values(format!("NOT ({low_skus})"), [at]))
         };
     }
     query

@@ -26,22 +26,22 @@ pub type Titles = BTreeMap<String, String>;
 /// Checks titles: at least one, locales shaped `ll` or `ll_CC`, texts of 1 to 255 characters.
 pub fn validate_titles(titles: &Titles) -> Result<()> {
     if titles.is_empty() {
-        return Err(Error::invalid("title", "title is empty: give at least one localized text, such as en_US"));
+        return Err(Error::invalid("titles", "title is empty: give at least one localized text, such as en_US"));
     }
     for (locale, text) in titles {
         if !is_locale(locale) {
             return Err(Error::invalid(
-                "title",
+                "titles",
                 format!("locale {locale:?} is invalid: use a language code with an optional country, such as \"en\" or \"en_US\""),
             ));
         }
         if text.chars().any(char::is_control) {
-            return Err(Error::invalid("title", format!("the {locale} title contains a control character: use printable text")));
+            return Err(Error::invalid("titles", format!("the {locale} title contains a control character: use printable text")));
         }
         let length = text.trim().chars().count();
         if length == 0 || length > MAX_TEXT_LENGTH {
             return Err(Error::invalid(
-                "title",
+                "titles",
                 format!("the {locale} title has {length} characters: give 1 to {MAX_TEXT_LENGTH}"),
             ));
         }

@@ -1,13 +1,15 @@
 //! Idempotency keys: a mutation called again with the same key returns its first result and
 //! changes nothing.
 //!
-//! The record is written in the same transaction as the change, so a result is stored exactly
-//! when the change is committed. Two concurrent requests with one key both try to insert the
-//! record; the loser's transaction fails on the primary key, is retried by
-//! [`crate::db::Db::write`], finds the record and returns it.
+//! A request with a key first claims it by inserting a placeholder record in its own
+//! transaction, before it reads any stock, and fills in the result at the end. The record is
+//! committed with the change or not at all. A concurrent request with the same key blocks on
+//! that insert (PostgreSQL waits for the holder of a unique key to commit or roll back; on
+//! SQLite the write gate serializes the two), then finds the finished record and returns it,
+//! so the change is never made twice and the loser never fails on stock the winner took.
 
 use entity::idempotency_record;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TryInsertResult, sea_query::Expr};
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::now;
@@ -31,7 +33,8 @@ pub fn validate_key(key: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-/// Returns the stored result for `key`, or `None` when the key is new.
+/// Returns the stored result for `key`, or claims the key and returns `None` when it is new.
+/// After `None`, the caller does the work and calls [`remember`] in the same transaction.
 ///
 /// A key used before by another operation or with another request is a `CONFLICT`: the client
 /// reused a key by mistake, and returning the other result would mislead it.
@@ -42,11 +45,28 @@ pub async fn replay<T: DeserializeOwned>(
     request: &impl Serialize,
 ) -> Result<Option<T>> {
     let Some(key) = key else { return Ok(None) };
-    let Some(record) = idempotency_record::Entity::find_by_id(key.to_owned()).one(conn).await?
-    else {
+    let fingerprint = fingerprint(request)?;
+
+    // Claim the key. If another transaction holds it, this waits until that one ends.
+    let claimed = idempotency_record::Entity::insert(idempotency_record::ActiveModel {
+        idempotency_key: Set(key.to_owned()),
+        operation: Set(operation.to_owned()),
+        request_fingerprint: Set(fingerprint.clone()),
+        response: Set(serde_json::json!({})),
+        created_at: Set(now()),
+    })
+    .on_conflict_do_nothing_on([idempotency_record::Column::IdempotencyKey])
+    .exec(conn)
+    .await?;
+    if matches!(claimed, TryInsertResult::Inserted(_)) {
         return Ok(None);
-    };
-    if record.operation != operation || record.request_fingerprint != fingerprint(request)? {
+    }
+
+    let record = idempotency_record::Entity::find_by_id(key.to_owned())
+        .one(conn)
+        .await?
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("idempotency record {key:?} vanished after a conflict")))?;
+    if record.operation != operation || record.request_fingerprint != fingerprint {
         return Err(Error::field(
             ErrorCode::Conflict,
             "idempotencyKey",
@@ -62,26 +82,21 @@ pub async fn replay<T: DeserializeOwned>(
     Ok(Some(result))
 }
 
-/// Stores the result of the first call with `key`.
+/// Stores the result of the first call with `key`, which [`replay`] claimed in this
+/// transaction.
 pub async fn remember(
     conn: &impl ConnectionTrait,
     key: Option<&str>,
-    operation: &str,
-    request: &impl Serialize,
     result: &impl Serialize,
 ) -> Result<()> {
     let Some(key) = key else { return Ok(()) };
     let response = serde_json::to_value(result)
         .map_err(|err| Error::Internal(anyhow::Error::new(err).context("result is not storable")))?;
-    idempotency_record::ActiveModel {
-        idempotency_key: Set(key.to_owned()),
-        operation: Set(operation.to_owned()),
-        request_fingerprint: Set(fingerprint(request)?),
-        response: Set(response),
-        created_at: Set(now()),
-    }
-    .insert(conn)
-    .await?;
+    idempotency_record::Entity::update_many()
+        .col_expr(idempotency_record::Column::Response, Expr::value(response))
+        .filter(idempotency_record::Column::IdempotencyKey.eq(key))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

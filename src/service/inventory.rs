@@ -167,7 +167,7 @@ pub async fn set_inventory(db: &Db, request: SetInventory, context: &ChangeConte
                 return Ok(done);
             }
             let change = apply_set(txn, &request, &context).await?;
-            idempotency::remember(txn, key, "setInventory", &request, &change).await?;
+            idempotency::remember(txn, key, &change).await?;
             Ok(change)
         })
     })
@@ -266,7 +266,7 @@ pub async fn adjust_inventory(
                 return Ok(done);
             }
             let change = apply_adjust(txn, &request, delta, &context).await?;
-            idempotency::remember(txn, key, "adjustInventory", &request, &change).await?;
+            idempotency::remember(txn, key, &change).await?;
             Ok(change)
         })
     })
@@ -435,7 +435,7 @@ pub async fn bulk_set_inventory(
                 };
                 outcomes.push(BulkItemOutcome { index, change: Some(outcome), error: None });
             }
-            idempotency::remember(txn, key, "bulkSetInventory", &request, &outcomes).await?;
+            idempotency::remember(txn, key, &outcomes).await?;
             Ok(outcomes)
         })
     })
@@ -503,7 +503,7 @@ pub async fn transfer_inventory(
                 return Ok(done);
             }
             let outcome = apply_transfer(txn, &request, quantity, &context).await?;
-            idempotency::remember(txn, key, "transferInventory", &request, &outcome).await?;
+            idempotency::remember(txn, key, &outcome).await?;
             Ok(outcome)
         })
     })

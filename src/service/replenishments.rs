@@ -222,7 +222,7 @@ pub async fn receive_replenishment(db: &Db, id: i64, quantity: Option<i64>, cont
                 return Ok(done);
             }
             let outcome = apply_receive(txn, id, quantity, &context).await?;
-            idempotency::remember(txn, key, "receiveReplenishment", &request, &outcome).await?;
+            idempotency::remember(txn, key, &outcome).await?;
             Ok(outcome)
         })
     })

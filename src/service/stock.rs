@@ -70,15 +70,24 @@ pub async fn resolve_scope(conn: &impl ConnectionTrait, request: &ScopeRequest) 
 #[derive(Clone, Debug)]
 pub struct WarehouseStock {
     pub warehouse: warehouse::Model,
+    /// The item as stored.
     pub item: warehouse_item::Model,
     /// Units of open replenishment items still to arrive here.
     pub incoming: i64,
+    /// Units that bookings past their expiry still hold in the stored `booked`, until the
+    /// sweeper records the expiry; they count for nothing.
+    pub expired_hold: i64,
 }
 
 impl WarehouseStock {
+    /// Units held by bookings that have not expired.
+    pub fn booked(&self) -> i64 {
+        (self.item.booked - self.expired_hold).max(0)
+    }
+
     /// On hand less safety stock and booked; negative when the warehouse is in deficit.
     pub fn available(&self) -> i64 {
-        self.item.on_hand - self.item.safety_stock - self.item.booked
+        self.item.on_hand - self.item.safety_stock - self.booked()
     }
 }
 
@@ -124,13 +133,6 @@ pub async fn summarize(
     // Holds of bookings past their expiry count for nothing, even before the sweeper runs.
     let sku_ids: Vec<i64> = items_by_sku.keys().copied().collect();
     let expired = bookings::expired_holds(conn, &sku_ids).await?;
-    if !expired.is_empty() {
-        for item in items_by_sku.values_mut().flatten() {
-            if let Some(held) = expired.get(&(item.warehouse_id, item.sku_id)) {
-                item.booked = (item.booked - held).max(0);
-            }
-        }
-    }
     let all_sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
     let incoming = replenishments::incoming_by_item(&replenishments::open_items(conn, &all_sku_ids, &warehouse_ids).await?);
     let settings = catalog::inventory_configurations(conn, skus.iter().map(|s| s.product_id)).await?;
@@ -147,6 +149,7 @@ pub async fn summarize(
                 .map(|item| WarehouseStock {
                     warehouse: scope.warehouses[position[&item.warehouse_id]].clone(),
                     incoming: incoming.get(&(item.warehouse_id, item.sku_id)).copied().unwrap_or(0),
+                    expired_hold: expired.get(&(item.warehouse_id, item.sku_id)).copied().unwrap_or(0),
                     item,
                 })
                 .collect();
@@ -167,7 +170,7 @@ fn summary_of(sku: sku::Model, by_warehouse: Vec<WarehouseStock>, back_orders: b
     StockSummary {
         on_hand: sum(|i| i.on_hand),
         safety_stock: sum(|i| i.safety_stock),
-        booked: sum(|i| i.booked),
+        booked: by_warehouse.iter().map(WarehouseStock::booked).sum(),
         available,
         incoming,
         sku,

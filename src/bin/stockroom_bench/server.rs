@@ -1,0 +1,240 @@
+//! The servers under test: the release `stockroom` binary as a child process, whose memory
+//! can be read from `/proc`, and an in-process server whose SQL statements are counted.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use serde::{Deserialize, Serialize};
+use stockroom::db::Db;
+use tokio::{process::Child, sync::oneshot, task::JoinHandle};
+
+/// How long the child may take to answer `/health`; generous because under valgrind it starts
+/// tens of times slower.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// How long the child may take to exit after SIGTERM before it is killed; callgrind writes its
+/// profile during this time.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Finds the `stockroom` server binary next to this one, building it first when the benchmark
+/// was started by `cargo run`, so the server measured is built from the same sources.
+///
+/// # Errors
+/// When the build fails or the binary is missing.
+pub fn locate_server_binary(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(path) = explicit {
+        if !path.is_file() {
+            bail!("server binary {} not found", path.display());
+        }
+        return Ok(path);
+    }
+    let own = std::env::current_exe().context("failed to find the benchmark's own path")?;
+    let folder = own.parent().context("the benchmark binary has no parent folder")?;
+    let binary = folder.join("stockroom");
+
+    // `cargo run` sets CARGO for the program it runs.
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
+        let mut command = std::process::Command::new(cargo);
+        command.args(["build", "--bin", "stockroom", "--manifest-path"]).arg(&manifest);
+        if folder.file_name().is_some_and(|name| name == "release") {
+            command.arg("--release");
+        }
+        eprintln!("building the server binary: {command:?}");
+        let status = command.status().context("failed to run cargo to build the server binary")?;
+        if !status.success() {
+            bail!("building the server binary failed ({status})");
+        }
+    }
+    if !binary.is_file() {
+        bail!(
+            "server binary {} not found: run `cargo build --release --bin stockroom` first, or pass --server-binary",
+            binary.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// Memory of the server process, from `/proc/PID/status`, in MiB.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+pub struct Memory {
+    /// VmRSS: resident set size now.
+    pub rss_mib: f64,
+    /// VmHWM: the highest resident set size since the process started.
+    pub peak_rss_mib: f64,
+}
+
+/// The release server running as a child process on 127.0.0.1.
+pub struct ChildServer {
+    child: Child,
+    pid: u32,
+    address: SocketAddr,
+    log: PathBuf,
+}
+
+impl ChildServer {
+    /// Starts `binary serve` on a free loopback port over `database_url`, optionally under a
+    /// wrapper command such as valgrind, and waits until `/health` answers 200.
+    pub async fn start(binary: &Path, wrapper: &[String], database_url: &str, log: PathBuf) -> anyhow::Result<ChildServer> {
+        let address = free_loopback_address()?;
+        let log_file = std::fs::File::create(&log).with_context(|| format!("failed to create {}", log.display()))?;
+        let mut command = match wrapper.split_first() {
+            Some((program, arguments)) => {
+                let mut command = tokio::process::Command::new(program);
+                command.args(arguments).arg(binary);
+                command
+            }
+            None => tokio::process::Command::new(binary),
+        };
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(address.to_string())
+            .arg("--database-url")
+            .arg(database_url)
+            // Only what the command line says, whatever the caller's shell has set.
+            .env_remove("STOCKROOM_DATABASE_URL")
+            .env_remove("STOCKROOM_LISTEN")
+            .env_remove("STOCKROOM_DEMO")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone()?)
+            .stderr(log_file)
+            .kill_on_drop(true);
+        let child = command.spawn().with_context(|| format!("failed to start {}", binary.display()))?;
+        let pid = child.id().context("the server exited at once")?;
+        let mut server = ChildServer { child, pid, address, log };
+        server.wait_until_healthy().await?;
+        Ok(server)
+    }
+
+    /// The GraphQL endpoint.
+    pub fn graphql_url(&self) -> String {
+        format!("http://{}/graphql", self.address)
+    }
+
+    async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
+        let url = format!("http://{}/health", self.address);
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the server exited with {status} before answering; its log:\n{}", self.log_tail());
+            }
+            if let Ok(response) = http.get(&url).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not answer {url} within {STARTUP_TIMEOUT:?}; its log:\n{}", self.log_tail())
+    }
+
+    /// Reads the server's current and peak resident memory.
+    pub fn memory(&self) -> anyhow::Result<Memory> {
+        let path = format!("/proc/{}/status", self.pid);
+        let status = std::fs::read_to_string(&path).with_context(|| format!("failed to read {path}"))?;
+        let field = |name: &str| -> anyhow::Result<f64> {
+            let line = status.lines().find(|line| line.starts_with(name)).with_context(|| format!("{name} missing from {path}"))?;
+            let kib: f64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().with_context(|| format!("unreadable line {line:?}"))?;
+            Ok(kib / 1024.0)
+        };
+        Ok(Memory { rss_mib: field("VmRSS:")?, peak_rss_mib: field("VmHWM:")? })
+    }
+
+    /// Asks the server to stop with SIGTERM, as a service manager would, and waits for it; kills
+    /// it when it does not exit in time.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        // std has no portable way to send SIGTERM; the `kill` utility does it without a libc crate.
+        let sent = std::process::Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status();
+        if sent.is_ok_and(|status| status.success())
+            && let Ok(exited) = tokio::time::timeout(SHUTDOWN_TIMEOUT, self.child.wait()).await
+        {
+            exited?;
+            return Ok(());
+        }
+        self.child.kill().await.context("failed to kill the server")?;
+        bail!("the server did not stop within {SHUTDOWN_TIMEOUT:?} of SIGTERM and was killed")
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+}
+
+/// A loopback address with a port that was free a moment ago. Another program could take the
+/// port before the server binds it; the server then fails to start and says so.
+fn free_loopback_address() -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("failed to find a free port")?;
+    Ok(listener.local_addr()?)
+}
+
+/// Counts the SQL statements the server runs.
+#[derive(Clone, Default)]
+pub struct StatementLog {
+    recorded: Arc<Mutex<Vec<String>>>,
+}
+
+impl StatementLog {
+    fn record(&self, sql: &str) {
+        self.recorded.lock().expect("BUG: statement log poisoned").push(sql.to_owned());
+    }
+
+    /// Takes the statements recorded since the last call, leaving the log empty.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.recorded.lock().expect("BUG: statement log poisoned"))
+    }
+}
+
+/// The library's router served in this process, with every statement counted.
+///
+/// It is served with `axum::serve` and not `stockroom::app::serve`, because the latter also
+/// runs the expiry sweeper, whose statements would be counted with the request's.
+pub struct CountingServer {
+    pub statements: StatementLog,
+    address: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl CountingServer {
+    /// Connects to `database_url` with the server's pool settings and starts serving.
+    pub async fn start(database_url: &str) -> anyhow::Result<CountingServer> {
+        let mut db = Db::connect(database_url).await?;
+        let statements = StatementLog::default();
+        let log = statements.clone();
+        // Installed before the router clones the Db, so every clone reports to it.
+        db.observe_statements(move |sql| log.record(sql));
+
+        let (listener, address) = stockroom::app::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let router = stockroom::app::router(db);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.await;
+                })
+                .await
+        });
+        Ok(CountingServer { statements, address, shutdown, task })
+    }
+
+    /// The GraphQL endpoint.
+    pub fn graphql_url(&self) -> String {
+        format!("http://{}/graphql", self.address)
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(());
+        self.task.await.context("the in-process server panicked")?.context("the in-process server failed")
+    }
+}
