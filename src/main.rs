@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
     match stockroom::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!(error = %format!("{err:#}"), "stockroom failed");
+            // Printed once, without log decoration, since the user reads it at the prompt.
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }

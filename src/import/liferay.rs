@@ -43,6 +43,7 @@ use crate::{
         ChangeContext,
         catalog::{self, ConfigurationChanges, InventoryConfiguration, NewProduct},
         channels::{self, NewChannel},
+        estimates,
         warehouses::{self, Address, NewWarehouse, WarehouseFilter},
     },
 };
@@ -69,6 +70,8 @@ struct ProductEntry {
     name: Name,
     code: ExternalReferenceCode,
     settings: ConfigurationChanges,
+    /// The `AvailabilityEstimate` text, such as "3-5 days", in the default locale.
+    estimate: Option<String>,
     skus: Vec<SkuEntry>,
 }
 
@@ -411,6 +414,23 @@ fn parse_product(
     });
     let code = required_code(fields, "ExternalReferenceCode", "a product", &mut messages);
     let settings = parse_settings(fields, &mut messages);
+    let estimate = match json::text(fields, "AvailabilityEstimate") {
+        Ok(Some(text)) if !text.trim().is_empty() => {
+            let titles = estimates::Titles::from([(estimates::DEFAULT_LOCALE.to_owned(), text.trim().to_owned())]);
+            match estimates::validate_titles(&titles) {
+                Ok(()) => Some(text.trim().to_owned()),
+                Err(err) => {
+                    messages.push(format!("AvailabilityEstimate: {}", err.message()));
+                    None
+                }
+            }
+        }
+        Ok(_) => None,
+        Err(message) => {
+            messages.push(message);
+            None
+        }
+    };
     let skus = match (fields.get("Skus"), fields.contains_key("Sku")) {
         (Some(_), true) => {
             messages.push(
@@ -466,6 +486,7 @@ fn parse_product(
         name: name?,
         code: code?,
         settings: settings?,
+        estimate,
         skus,
     })
 }
@@ -778,8 +799,10 @@ async fn write_product(
     };
     let product = writer.product(&input).await?;
     store_settings(writer, product.id, &entry.settings, &product_label).await?;
-    // TODO(estimates): map AvailabilityEstimate ("3-5 days") to an availability estimate and
-    // point the product at it, once estimates can be created.
+    if let Some(title) = &entry.estimate {
+        let estimate_id = writer.estimate(title).await?;
+        estimates::link_product(writer.txn, product.id, Some(estimate_id)).await?;
+    }
 
     for sku in &entry.skus {
         let label = RowLabel {

@@ -22,6 +22,10 @@ pub struct ImportSummary {
     pub products_created: usize,
     /// Products found by external reference code.
     pub products_reused: usize,
+    /// Availability estimates created, one per distinct text.
+    pub estimates_created: usize,
+    /// Availability estimates found by their default-locale title.
+    pub estimates_reused: usize,
     /// Products whose stored inventory configuration was changed to match the file.
     pub configurations_changed: usize,
     /// SKUs created by this import.
@@ -50,6 +54,8 @@ impl ImportSummary {
             links_created = self.links_created,
             products_created = self.products_created,
             products_reused = self.products_reused,
+            estimates_created = self.estimates_created,
+            estimates_reused = self.estimates_reused,
             configurations_changed = self.configurations_changed,
             skus_created = self.skus_created,
             skus_reused = self.skus_reused,
@@ -81,6 +87,13 @@ impl fmt::Display for ImportSummary {
             "products:     {} created, {} reused, {} inventory configurations changed",
             self.products_created, self.products_reused, self.configurations_changed
         )?;
+        if self.estimates_created + self.estimates_reused > 0 {
+            writeln!(
+                f,
+                "estimates:    {} created, {} reused",
+                self.estimates_created, self.estimates_reused
+            )?;
+        }
         writeln!(
             f,
             "SKUs:         {} created, {} reused",

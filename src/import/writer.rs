@@ -21,6 +21,7 @@ use crate::{
     service::{
         ChangeContext,
         catalog::{self, NewProduct, NewSku},
+        estimates,
         inventory::{self, SetInventory},
         stock,
         warehouses::{self, NewWarehouse},
@@ -68,6 +69,8 @@ pub struct Writer<'t> {
     /// On-hand quantities of the preloaded SKUs by (SKU id, warehouse id), loaded by
     /// [`Writer::preload_on_hand`].
     on_hand: HashMap<(i64, i64), i64>,
+    /// Availability estimate ids by default-locale title, as found or created so far.
+    estimates: HashMap<String, i64>,
 }
 
 impl<'t> Writer<'t> {
@@ -79,6 +82,7 @@ impl<'t> Writer<'t> {
             problems: Vec::new(),
             skus: HashMap::new(),
             on_hand: HashMap::new(),
+            estimates: HashMap::new(),
         }
     }
 
@@ -110,6 +114,33 @@ impl<'t> Writer<'t> {
         let created = catalog::insert_product(self.txn, input).await?;
         self.summary.products_created += 1;
         Ok(created)
+    }
+
+    /// Finds the availability estimate whose default-locale title is `title`, or creates it
+    /// with that title, so each distinct estimate text exists once.
+    pub async fn estimate(&mut self, title: &str) -> Result<i64> {
+        if let Some(id) = self.estimates.get(title) {
+            return Ok(*id);
+        }
+        let stored = estimates::select_estimates().all(self.txn).await?;
+        let found = stored.iter().find(|estimate| {
+            estimates::titles_of(estimate).get(estimates::DEFAULT_LOCALE).map(String::as_str) == Some(title)
+        });
+        let id = match found {
+            Some(estimate) => {
+                self.summary.estimates_reused += 1;
+                estimate.id
+            }
+            None => {
+                let titles = estimates::Titles::from([(estimates::DEFAULT_LOCALE.to_owned(), title.to_owned())]);
+                // New estimates sort after the existing ones, in the order the file names them.
+                let priority = stored.iter().map(|e| e.priority).max().map_or(0, |p| p + 1);
+                self.summary.estimates_created += 1;
+                estimates::insert_estimate(self.txn, &titles, priority).await?.id
+            }
+        };
+        self.estimates.insert(title.to_owned(), id);
+        Ok(id)
     }
 
     /// Loads the SKUs with these codes in a few batched queries, so the import does not look
