@@ -138,7 +138,7 @@ fn settings_for(product_index: usize) -> ConfigurationChanges {
         min_stock_quantity: Some(5),
         allow_back_orders: Some(product_index % 4 == 3),
         display_availability: Some(product_index % 3 != 2),
-        display_stock_quantity: Some(product_index % 2 == 0),
+        display_stock_quantity: Some(product_index.is_multiple_of(2)),
         ..Default::default()
     }
 }
