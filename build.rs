@@ -53,9 +53,6 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     println!("cargo::rerun-if-changed=graphiql/package.json");
     println!("cargo::rerun-if-changed=graphiql/package-lock.json");
-    // Cargo treats a missing file as changed, so while node_modules is missing
-    // (npm failed or is not installed) every build tries again.
-    println!("cargo::rerun-if-changed=graphiql/node_modules/.package-lock.json");
     println!("cargo::rerun-if-env-changed={SKIP_VARIABLE}");
 
     if env::var_os(SKIP_VARIABLE).is_some_and(|value| !value.is_empty() && value != "0") {
@@ -154,6 +151,10 @@ fn run_npm_ci(package_dir: &Path) -> Result<(), String> {
 
 /// Prints the build warning for a build without GraphiQL, with the fix.
 fn warn_not_built(reason: &str, fix: &str) {
+    // Cargo treats a missing file as changed, so while node_modules is missing (npm failed or
+    // is not installed) every build tries again. After a good install the marker is not
+    // watched: npm writes it during the first build, which would force a second one.
+    println!("cargo::rerun-if-changed=graphiql/node_modules/.package-lock.json");
     println!(
         "cargo::warning=GraphiQL was not built because {reason}. The server will serve a notice \
          at / in place of GraphiQL, and GraphQL over HTTP at /graphql still works. To get \

@@ -41,15 +41,26 @@ pub struct Availability {
     pub expected_on: Option<NaiveDate>,
 }
 
-/// The first date on which `incoming` (date, units) pairs, added in date order to `available`,
-/// take it above `threshold`. A date before `today` counts as `today`, since the stock is
-/// overdue but still expected.
-pub fn expected_on(available: i64, threshold: i64, mut incoming: Vec<(NaiveDate, i64)>, today: NaiveDate) -> Option<NaiveDate> {
-    incoming.sort_by_key(|(date, _)| *date);
-    let mut running = available;
-    for (date, units) in incoming {
-        running += units;
-        if running > threshold {
+/// The first date on which `incoming` (date, warehouse, units), received in date order into
+/// each warehouse's available quantity (`available` by warehouse id), takes the channel's
+/// available quantity above `threshold`. The channel's quantity floors each warehouse at zero
+/// unless `back_orders`, as everywhere else, so units arriving in a warehouse in deficit first
+/// fill the deficit. A date before `today` counts as `today`, since the stock is overdue but
+/// still expected.
+pub fn expected_on(
+    mut available: HashMap<i64, i64>,
+    threshold: i64,
+    back_orders: bool,
+    mut incoming: Vec<(NaiveDate, i64, i64)>,
+    today: NaiveDate,
+) -> Option<NaiveDate> {
+    incoming.sort_by_key(|(date, warehouse, _)| (*date, *warehouse));
+    let channel_total = |available: &HashMap<i64, i64>| -> i64 {
+        available.values().map(|a| if back_orders { *a } else { (*a).max(0) }).sum()
+    };
+    for (date, warehouse, units) in incoming {
+        *available.entry(warehouse).or_insert(0) += units;
+        if channel_total(&available) > threshold {
             return Some(date.max(today));
         }
     }
@@ -67,9 +78,9 @@ pub async fn availability(conn: &impl ConnectionTrait, skus: &[sku::Model], chan
     let sku_ids: Vec<i64> = skus.iter().map(|s| s.id).collect();
     let warehouse_ids: Vec<i64> = scope.warehouses.iter().map(|w| w.id).collect();
     let open = replenishments::open_items(conn, &sku_ids, &warehouse_ids).await?;
-    let mut incoming: HashMap<i64, Vec<(NaiveDate, i64)>> = HashMap::new();
+    let mut incoming: HashMap<i64, Vec<(NaiveDate, i64, i64)>> = HashMap::new();
     for item in &open {
-        incoming.entry(item.sku_id).or_default().push((item.expected_on, replenishments::remaining(item)));
+        incoming.entry(item.sku_id).or_default().push((item.expected_on, item.warehouse_id, replenishments::remaining(item)));
     }
 
     let product_ids: Vec<i64> = skus.iter().map(|s| s.product_id).collect();
@@ -91,7 +102,9 @@ pub async fn availability(conn: &impl ConnectionTrait, skus: &[sku::Model], chan
             (None, None)
         } else {
             let dates = incoming.remove(&summary.sku.id).unwrap_or_default();
-            (estimates.get(&summary.sku.product_id).cloned(), expected_on(summary.available, threshold, dates, today))
+            let by_warehouse: HashMap<i64, i64> = summary.by_warehouse.iter().map(|w| (w.warehouse.id, w.available())).collect();
+            let back_orders = product_settings.allow_back_orders;
+            (estimates.get(&summary.sku.product_id).cloned(), expected_on(by_warehouse, threshold, back_orders, dates, today))
         };
         result.push(Availability {
             status,
@@ -138,26 +151,37 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn stock(pairs: &[(i64, i64)]) -> HashMap<i64, i64> {
+        pairs.iter().copied().collect()
+    }
+
     #[test]
     fn second_replenishment_crosses_threshold() {
-        let incoming = vec![(date("2027-01-10"), 3), (date("2027-01-05"), 2)];
-        assert_eq!(expected_on(0, 4, incoming, date("2027-01-01")), Some(date("2027-01-10")));
+        let incoming = vec![(date("2027-01-10"), 1, 3), (date("2027-01-05"), 1, 2)];
+        assert_eq!(expected_on(stock(&[(1, 0)]), 4, false, incoming, date("2027-01-01")), Some(date("2027-01-10")));
     }
 
     #[test]
     fn equal_to_threshold_is_not_enough() {
-        let incoming = vec![(date("2027-01-05"), 5)];
-        assert_eq!(expected_on(0, 5, incoming, date("2027-01-01")), None);
+        let incoming = vec![(date("2027-01-05"), 1, 5)];
+        assert_eq!(expected_on(stock(&[(1, 0)]), 5, false, incoming, date("2027-01-01")), None);
     }
 
     #[test]
     fn overdue_counts_as_today() {
-        let incoming = vec![(date("2026-12-01"), 10)];
-        assert_eq!(expected_on(0, 5, incoming, date("2026-12-04")), Some(date("2026-12-04")));
+        let incoming = vec![(date("2026-12-01"), 1, 10)];
+        assert_eq!(expected_on(stock(&[(1, 0)]), 5, false, incoming, date("2026-12-04")), Some(date("2026-12-04")));
     }
 
     #[test]
     fn nothing_incoming_gives_no_date() {
-        assert_eq!(expected_on(0, 0, Vec::new(), date("2026-12-04")), None);
+        assert_eq!(expected_on(stock(&[(1, 0)]), 0, false, Vec::new(), date("2026-12-04")), None);
+    }
+
+    #[test]
+    fn deficit_is_filled_first() {
+        // On hand 0 below a safety stock of 5: two units arriving leave the warehouse at -3.
+        let incoming = vec![(date("2030-01-01"), 1, 2)];
+        assert_eq!(expected_on(stock(&[(1, -5)]), 0, false, incoming, date("2026-12-04")), None);
     }
 }

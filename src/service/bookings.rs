@@ -132,6 +132,12 @@ impl BookInventory {
     /// Checks that the expiry is in the future. It runs after the idempotency check, so a retry
     /// of a booking whose expiry has passed since still returns the first result.
     pub fn validate_expiry(&self, at: DateTime<Utc>) -> Result<()> {
+        use chrono::Datelike;
+        if let Some(expiry) = self.expires_at
+            && expiry.year() > 9999
+        {
+            return Err(Error::invalid("expiresAt", format!("expiresAt {} is after the year 9999: give an earlier instant or none", expiry.to_rfc3339())));
+        }
         if let Some(expiry) = self.expires_at
             && expiry <= at
         {
@@ -296,7 +302,7 @@ async fn apply_booking(conn: &impl ConnectionTrait, request: &BookInventory, con
         let item = match items.remove(&(warehouse_id, sku_id)) {
             Some(item) => item,
             // Only back orders allocate to a warehouse where the SKU is not stocked yet.
-            None => lock_item(conn, warehouse_id, sku_id, true).await?.expect("BUG: lock_item creates a missing item"),
+            None => lock_item(conn, warehouse_id, sku_id, true).await?.ok_or_else(super::inventory::item_vanished)?,
         };
         let updated = change_booked(conn, &item, quantity).await?;
         ledger::record(conn, &updated, LedgerKind::Booked, 0, quantity, reference.clone(), context).await?;
@@ -681,7 +687,7 @@ async fn apply_shipment(
     keys.dedup();
     let mut items: HashMap<(i64, i64), warehouse_item::Model> = HashMap::new();
     for (warehouse_id, sku_id) in keys {
-        let item = lock_item(conn, warehouse_id, sku_id, true).await?.expect("BUG: lock_item creates a missing item");
+        let item = lock_item(conn, warehouse_id, sku_id, true).await?.ok_or_else(super::inventory::item_vanished)?;
         items.insert((warehouse_id, sku_id), item);
     }
     let settings = catalog::inventory_configurations(conn, resolved.iter().map(|r| r.1.product_id)).await?;

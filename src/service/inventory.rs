@@ -34,6 +34,14 @@ pub async fn lock_item(
     create: bool,
 ) -> Result<Option<warehouse_item::Model>> {
     if create {
+        // A shared lock on the warehouse row keeps a concurrent deleteWarehouse, which takes
+        // an exclusive one, from deleting the warehouse under the new item.
+        if conn.get_database_backend() == DatabaseBackend::Postgres {
+            let found = entity::warehouse::Entity::find_by_id(warehouse_id).lock_shared().one(conn).await?;
+            if found.is_none() {
+                return Err(Error::not_found("warehouseId", format!("warehouse {warehouse_id} not found")));
+            }
+        }
         let time = now();
         let row = warehouse_item::ActiveModel {
             warehouse_id: Set(warehouse_id),
@@ -186,7 +194,7 @@ pub async fn apply_set(
     bookings::sweep_expired(conn, Some(&[sku.id]), context).await?;
     let item = lock_item(conn, request.warehouse_id, sku.id, true)
         .await?
-        .expect("BUG: lock_item creates a missing item");
+        .ok_or_else(item_vanished)?;
 
     if let Some(expected) = request.expected_on_hand
         && expected != item.on_hand
@@ -537,7 +545,7 @@ async fn apply_transfer(
         let source = lock_item(conn, from, sku.id, false).await?;
         (source, target)
     };
-    let target = target.expect("BUG: lock_item creates a missing item");
+    let target = target.ok_or_else(item_vanished)?;
     let available = source
         .as_ref()
         .map(|item| item.on_hand - item.safety_stock - item.booked)
@@ -597,4 +605,10 @@ pub async fn find_item(conn: &impl ConnectionTrait, id: i64) -> Result<warehouse
         .one(conn)
         .await?
         .ok_or_else(|| Error::not_found("id", format!("warehouse item {id} not found")))
+}
+
+/// The error for an item that `lock_item(.., true)` could not return, which the warehouse
+/// lock should make impossible.
+pub fn item_vanished() -> Error {
+    Error::Internal(anyhow::anyhow!("a warehouse item created in this transaction could not be read back"))
 }

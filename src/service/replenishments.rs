@@ -244,7 +244,7 @@ async fn apply_receive(conn: &impl ConnectionTrait, id: i64, quantity: Option<i6
         return Err(Error::invalid("quantity", format!("cannot receive {quantity} units: replenishment item {id} has {open} still to arrive")));
     }
 
-    let item = lock_item(conn, current.warehouse_id, current.sku_id, true).await?.expect("BUG: lock_item creates a missing item");
+    let item = lock_item(conn, current.warehouse_id, current.sku_id, true).await?.ok_or_else(super::inventory::item_vanished)?;
     if item.on_hand + quantity > MAX_QUANTITY {
         return Err(Error::invalid("quantity", format!("receiving {quantity} units would take on hand above {MAX_QUANTITY}")));
     }

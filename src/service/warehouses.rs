@@ -3,7 +3,7 @@
 use entity::{booking_line, warehouse, warehouse_channel, warehouse_item};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Select, Set,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set,
     sea_query::{Expr, ExprTrait, Func},
 };
 
@@ -68,6 +68,15 @@ pub struct WarehouseFilter {
     pub channel_id: Option<i64>,
     /// Case-insensitive substring of the name, city or external reference code.
     pub search: Option<String>,
+}
+
+/// Finds a warehouse by id and locks its row exclusively for the rest of the transaction.
+async fn lock_warehouse(conn: &impl ConnectionTrait, id: i64) -> Result<warehouse::Model> {
+    let mut query = warehouse::Entity::find_by_id(id);
+    if conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await?.ok_or_else(|| Error::not_found("warehouseId", format!("warehouse {id} not found")))
 }
 
 /// Finds a warehouse by id.
@@ -347,7 +356,9 @@ pub async fn delete_warehouse(
     db.write(|txn| {
         let context = context.clone();
         Box::pin(async move {
-            let warehouse = find_warehouse(txn, id).await.map_err(|err| err.with_field("id"))?;
+            // The exclusive lock waits for every write that holds a shared lock on the row (a
+            // new item in this warehouse), and makes later ones wait, then fail as not found.
+            let warehouse = lock_warehouse(txn, id).await.map_err(|err| err.with_field("id"))?;
             let items = warehouse_item::Entity::find()
                 .filter(warehouse_item::Column::WarehouseId.eq(id))
                 .order_by_asc(warehouse_item::Column::SkuId)
@@ -359,9 +370,13 @@ pub async fn delete_warehouse(
                 .filter(booking_line::Column::WarehouseId.eq(id))
                 .count(txn)
                 .await?;
+            let shipped_lines = entity::shipment_line::Entity::find()
+                .filter(entity::shipment_line::Column::WarehouseId.eq(id))
+                .count(txn)
+                .await?;
             let open_replenishments = replenishments::count_open(txn, id).await?;
 
-            if !holding.is_empty() || booking_lines > 0 || open_replenishments > 0 {
+            if !holding.is_empty() || booking_lines > 0 || shipped_lines > 0 || open_replenishments > 0 {
                 let Some(target_id) = move_stock_to else {
                     let on_hand: i64 = holding.iter().map(|item| item.on_hand).sum();
                     let booked: i64 = holding.iter().map(|item| item.booked).sum();
@@ -369,8 +384,9 @@ pub async fn delete_warehouse(
                         ErrorCode::WarehouseNotEmpty,
                         "id",
                         format!(
-                            "warehouse {id} holds {on_hand} units on hand and {booked} booked across {} SKUs, and {open_replenishments} open replenishment items: name another warehouse in moveStockTo to move them there, or empty it first",
-                            holding.len()
+                            "warehouse {id} holds {on_hand} units on hand and {booked} booked across {} SKUs, {open_replenishments} open replenishment items, and {} booking or shipment lines that name it: name another warehouse in moveStockTo to move them there",
+                            holding.len(),
+                            booking_lines + shipped_lines
                         ),
                     ));
                 };
@@ -380,7 +396,14 @@ pub async fn delete_warehouse(
                         "moveStockTo names the warehouse being deleted: name another warehouse",
                     ));
                 }
-                find_warehouse(txn, target_id).await.map_err(|err| err.with_field("moveStockTo"))?;
+                let target = find_warehouse(txn, target_id).await.map_err(|err| err.with_field("moveStockTo"))?;
+                if !target.active {
+                    return Err(Error::field(
+                        ErrorCode::WarehouseInactive,
+                        "moveStockTo",
+                        format!("warehouse {target_id} ({:?}) is inactive, so stock and bookings moved there would not count: activate it first or name an active one", target.name),
+                    ));
+                }
                 move_contents(txn, id, target_id, &items, &context).await?;
                 replenishments::move_open_items(txn, id, target_id).await?;
             }
@@ -416,7 +439,7 @@ async fn move_contents(
             .expect("BUG: the item was read in this transaction");
         let target = lock_item(conn, to, item.sku_id, true)
             .await?
-            .expect("BUG: lock_item creates a missing item");
+            .ok_or_else(super::inventory::item_vanished)?;
 
         let new_target = inventory::write_quantities(
             conn,
@@ -443,6 +466,12 @@ async fn move_contents(
     booking_line::Entity::update_many()
         .col_expr(booking_line::Column::WarehouseId, Expr::value(to))
         .filter(booking_line::Column::WarehouseId.eq(from))
+        .exec(conn)
+        .await?;
+    // A cancelled shipment restores its units where the stock now is.
+    entity::shipment_line::Entity::update_many()
+        .col_expr(entity::shipment_line::Column::WarehouseId, Expr::value(to))
+        .filter(entity::shipment_line::Column::WarehouseId.eq(from))
         .exec(conn)
         .await?;
     Ok(())
