@@ -1,18 +1,21 @@
 //! `stockroom-bench`: measures Stockroom's stock reads and bookings on SQLite and PostgreSQL.
 //!
-//! For each database it creates a fresh store, writes a data set through the services (20
-//! warehouses, 2 channels, 1,000 SKUs stocked everywhere), starts the release `stockroom`
-//! binary as a child process on 127.0.0.1, and measures with concurrent HTTP clients: stock
-//! pages, single SKUs and bookings. It measures the same reads as raw SQL and as direct service
-//! calls in this process, checks that nothing was oversold, counts the SQL statements of a
-//! `stock` request on an in-process server, reads the server's memory from `/proc`, and removes
-//! the store. BENCHMARKS.md explains the figures; `--help` lists the options.
+//! For each database it creates a fresh store and writes a data set through the services (20
+//! warehouses, 2 channels, 1,000 SKUs stocked everywhere). It starts the server (`stockroom
+//! serve`, run by this binary) as a child process on 127.0.0.1 and measures stock pages, single SKUs and bookings
+//! with concurrent HTTP clients. It measures the same reads as raw SQL and as direct service
+//! calls in this process, checks that nothing was oversold, and counts the SQL statements of a
+//! `stock` request on an in-process server. It reads the server's memory from `/proc` and
+//! removes the store at the end. BENCHMARKS.md explains the figures, and `--help` lists the
+//! options.
 //!
 //! Layout: `load` is the generic client loop, `reads` and `bookings` the measurements, `seed`
 //! the data set, `server` the servers under test, `store` the databases, `report` the output.
 
 #[path = "stockroom_bench/bookings.rs"]
 mod bookings;
+#[path = "stockroom_bench/cpu.rs"]
+mod cpu;
 #[path = "stockroom_bench/graphql.rs"]
 mod graphql;
 #[path = "stockroom_bench/load.rs"]
@@ -31,7 +34,8 @@ mod statements;
 mod store;
 
 use std::{
-    path::{Path, PathBuf},
+    future::Future,
+    path::PathBuf,
     process::ExitCode,
     time::Duration,
 };
@@ -42,6 +46,7 @@ use stockroom::{db::Db, ids::NodeType};
 
 use crate::{
     bookings::BookedTally,
+    cpu::CpuMeter,
     graphql::GraphqlClient,
     load::{LoadSettings, Rate},
     report::{DatabaseReport, Machine, Report, Settings},
@@ -68,8 +73,8 @@ struct Options {
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
 
-    /// PostgreSQL URL of a user that may create and drop databases; the benchmark creates
-    /// `stockroom_bench_<random>` next to the URL's database and drops it at the end.
+    /// PostgreSQL URL of a user that may create and drop databases. The benchmark creates
+    /// `stockroom_bench_<random>` on that server and drops it at the end.
     #[arg(long, env = "STOCKROOM_BENCH_POSTGRES_URL", default_value = DEFAULT_POSTGRES_URL)]
     postgres_url: String,
 
@@ -89,8 +94,8 @@ struct Options {
     #[arg(long)]
     report: Option<PathBuf>,
 
-    /// Server binary to run. Default: `stockroom` next to this binary, built first when this
-    /// binary was started by `cargo run`.
+    /// Server binary to run, such as target/release/stockroom. Default: this binary in server
+    /// mode, which runs the same `stockroom serve` code built from the same sources.
     #[arg(long)]
     server_binary: Option<PathBuf>,
 
@@ -142,7 +147,7 @@ impl Options {
         self.phases.contains(&phase)
     }
 
-    /// Whether any selected measurement talks to the child server.
+    /// Returns whether any selected measurement needs the child server.
     fn needs_server(&self) -> bool {
         [Phase::StockPage, Phase::SingleSku, Phase::Bookings].into_iter().any(|phase| self.wants(phase))
     }
@@ -187,6 +192,11 @@ impl Options {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let mut arguments = std::env::args().skip(1);
+    if arguments.next().as_deref() == Some(server::SERVE_ARGUMENT) {
+        return server::serve_as_child(arguments.collect()).await;
+    }
+
     let options = Options::parse();
     let outcome = match &options.report {
         Some(path) => report::load(path).map(|saved| print!("{}", report::render(&saved))),
@@ -207,14 +217,14 @@ async fn run(options: &Options) -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; its figures say little. Use `cargo run --release --bin stockroom-bench`.");
     }
-    let binary = if options.needs_server() { Some(server::locate_server_binary(options.server_binary.clone())?) } else { None };
+    let server_command = if options.needs_server() { Some(server::server_command(options.server_binary.clone())?) } else { None };
 
     let started_at = report::now();
     let load_average_before = report::load_average();
     let mut databases = Vec::new();
     for backend in options.backends() {
         eprintln!("== {}", backend.label());
-        databases.push(bench_database(backend, options, binary.as_deref()).await);
+        databases.push(bench_database(backend, options, server_command.as_ref()).await);
     }
 
     let report = Report {
@@ -247,7 +257,7 @@ async fn run(options: &Options) -> anyhow::Result<()> {
 /// Runs every selected measurement on a fresh store of `backend` and removes the store, also
 /// when a measurement fails. A failure is recorded in the report, not returned, so the other
 /// database still runs.
-async fn bench_database(backend: Backend, options: &Options, binary: Option<&Path>) -> DatabaseReport {
+async fn bench_database(backend: Backend, options: &Options, server_command: Option<&(PathBuf, Vec<String>)>) -> DatabaseReport {
     let mut report = DatabaseReport::new(backend);
     let store = match Store::create(backend, &options.postgres_url).await {
         Ok(store) => store,
@@ -256,7 +266,7 @@ async fn bench_database(backend: Backend, options: &Options, binary: Option<&Pat
             return report;
         }
     };
-    if let Err(err) = measure(&store, options, binary, &mut report).await {
+    if let Err(err) = measure(&store, options, server_command, &mut report).await {
         eprintln!("[{}] failed: {err:#}", backend.label());
         report.error = Some(format!("{err:#}"));
     }
@@ -266,7 +276,7 @@ async fn bench_database(backend: Backend, options: &Options, binary: Option<&Pat
     report
 }
 
-async fn measure(store: &Store, options: &Options, binary: Option<&Path>, report: &mut DatabaseReport) -> anyhow::Result<()> {
+async fn measure(store: &Store, options: &Options, server_command: Option<&(PathBuf, Vec<String>)>, report: &mut DatabaseReport) -> anyhow::Result<()> {
     let label = store.backend.label();
     eprintln!("[{label}] writing the data set");
     let db = Db::connect(&store.url).await?;
@@ -276,14 +286,14 @@ async fn measure(store: &Store, options: &Options, binary: Option<&Path>, report
     eprintln!("[{label}] data set written in {:.1} s", data.seconds);
 
     let tally = BookedTally::default();
-    match binary {
-        Some(binary) => {
-            let server = ChildServer::start(binary, &options.wrapper(), &store.url, store.folder.join("server.log")).await?;
+    match server_command {
+        Some(command) => {
+            let server = ChildServer::start(command, &options.wrapper(), &store.url, store.folder.join("server.log")).await?;
             // Let start-up work (pool, first sweep) finish before reading idle memory.
             tokio::time::sleep(Duration::from_secs(1)).await;
             report.memory_idle = Some(server.memory()?);
             let client = GraphqlClient::new(&server.graphql_url(), options.clients.max(options.booking_clients))?;
-            let outcome = load_runs(options, &db, &data, Some(&client), &tally, report).await;
+            let outcome = load_runs(options, &db, &data, Some((&client, server.pid())), &tally, report).await;
             report.memory_after_load = server.memory().ok();
             let stopped = server.stop().await;
             outcome?;
@@ -300,19 +310,20 @@ async fn measure(store: &Store, options: &Options, binary: Option<&Path>, report
     if options.wants(Phase::Statements) {
         let channel = channel_id_text(data.channel_id);
         let counts = statements::count_statements(&store.url, &data.sku_codes, &channel, &[5, 500]).await?;
-        eprintln!("[{label}] statements per stock request: {:?}", counts.counts);
+        eprintln!("[{label}] statements per stock request: {:?}; per booking: {}", counts.counts, counts.booking_statements);
         report.statements = Some(counts);
     }
     db.conn().clone().close().await?;
     Ok(())
 }
 
-/// The load runs, in an order that leaves the reads' data untouched by bookings.
+/// Runs the selected load runs, reads before bookings so bookings leave the reads' data
+/// untouched. `server` is the child server's client and process id, when one runs.
 async fn load_runs(
     options: &Options,
     db: &Db,
     data: &DataSet,
-    client: Option<&GraphqlClient>,
+    server: Option<(&GraphqlClient, u32)>,
     tally: &BookedTally,
     report: &mut DatabaseReport,
 ) -> anyhow::Result<()> {
@@ -321,30 +332,38 @@ async fn load_runs(
     let codes = &data.sku_codes;
     let reads = options.load_settings(options.clients);
 
-    if let Some(client) = client {
+    if let Some((client, pid)) = server {
         reads::verify_page(client, db, codes, data.channel_id, &channel).await?;
         if options.wants(Phase::StockPage) {
-            report.stock_page = Some(announce(label, "stock page", reads::stock_page_over_http(client, codes, &channel, reads).await));
+            let rate = metered(Some(pid), db, reads::stock_page_over_http(client, codes, &channel, reads)).await;
+            report.stock_page = Some(announce(label, "stock page", rate));
         }
         if options.wants(Phase::SingleSku) {
-            report.single_sku = Some(announce(label, "single SKU", reads::single_sku_over_http(client, codes, &channel, reads).await));
+            let rate = metered(Some(pid), db, reads::single_sku_over_http(client, codes, &channel, reads)).await;
+            report.single_sku = Some(announce(label, "single SKU", rate));
         }
     }
+    // The in-process runs leave the idle server out of their CPU figures.
     if options.wants(Phase::RawSql) {
-        report.raw_sql_page = Some(announce(label, "raw SQL page", reads::raw_sql(db, codes, data.channel_id, true, reads).await));
-        report.raw_sql_single = Some(announce(label, "raw SQL single SKU", reads::raw_sql(db, codes, data.channel_id, false, reads).await));
+        let rate = metered(None, db, reads::raw_sql(db, codes, data.channel_id, true, reads)).await;
+        report.raw_sql_page = Some(announce(label, "raw SQL page", rate));
+        let rate = metered(None, db, reads::raw_sql(db, codes, data.channel_id, false, reads)).await;
+        report.raw_sql_single = Some(announce(label, "raw SQL single SKU", rate));
     }
     if options.wants(Phase::Service) {
-        report.service_page = Some(announce(label, "service page", reads::service_page(db, codes, data.channel_id, reads).await?));
+        let parsed = reads::parse_codes(codes)?;
+        let rate = metered(None, db, reads::service_page(db, parsed, data.channel_id, reads)).await;
+        report.service_page = Some(announce(label, "service page", rate));
     }
-    if let Some(client) = client
+    if let Some((client, pid)) = server
         && options.wants(Phase::Bookings)
     {
         let settings = options.load_settings(options.booking_clients);
         let hot = [data.hot_sku().to_owned()];
-        report.bookings_hot = Some(announce(label, "bookings, hot SKU", bookings::book(client, &channel, &hot, "hot", tally, settings).await));
-        report.bookings_random =
-            Some(announce(label, "bookings, random SKUs", bookings::book(client, &channel, data.random_skus(), "random", tally, settings).await));
+        let rate = metered(Some(pid), db, bookings::book(client, &channel, &hot, "hot", tally, settings)).await;
+        report.bookings_hot = Some(announce(label, "bookings, hot SKU", rate));
+        let rate = metered(Some(pid), db, bookings::book(client, &channel, data.random_skus(), "random", tally, settings)).await;
+        report.bookings_random = Some(announce(label, "bookings, random SKUs", rate));
         let sell_out = bookings::sell_out(client, &channel, data.sell_out_sku(), tally, options.booking_clients).await;
         eprintln!("[{label}] sell-out: {} units, {} booked, exact: {}", sell_out.units, sell_out.booked, sell_out.exact);
         report.sell_out = Some(sell_out);
@@ -352,21 +371,31 @@ async fn load_runs(
     Ok(())
 }
 
+/// Runs `run` and attaches the CPU that the server, this process and the database used
+/// meanwhile to its figures.
+async fn metered(server_pid: Option<u32>, db: &Db, run: impl Future<Output = Rate>) -> Rate {
+    let meter = CpuMeter::start(server_pid, db).await;
+    let mut rate = run.await;
+    rate.cpu = Some(meter.finish(rate.all_requests, db).await);
+    rate
+}
+
 /// Prints a run's headline figures as it finishes, and passes the figures on.
 fn announce(label: &str, name: &str, rate: Rate) -> Rate {
     eprintln!(
-        "[{label}] {name}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, {} completed, {} rejected, {} failed",
+        "[{label}] {name}: {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, {} completed, {} rejected, {} failed; CPU ms per request: {}",
         rate.per_second,
         rate.p50_ms,
         rate.p99_ms,
         rate.completed,
         rate.rejected.values().sum::<u64>(),
-        rate.failed
+        rate.failed,
+        report::cpu_text(&rate),
     );
     rate
 }
 
-/// The channel's global id, as clients send it.
+/// Encodes the channel's global id, as clients send it.
 fn channel_id_text(id: i64) -> String {
     stockroom::ids::encode(NodeType::Channel, id).0
 }

@@ -62,7 +62,7 @@ pub struct SellOut {
     pub units: i64,
     pub attempts: u64,
     pub booked: u64,
-    /// Rejections with `INSUFFICIENT_STOCK`, the expected answer once the stock is gone.
+    /// Rejections with `INSUFFICIENT_STOCK`, the expected response once the stock is gone.
     pub insufficient_stock: u64,
     /// Any other rejection or failure.
     pub other: u64,
@@ -98,7 +98,7 @@ pub async fn sell_out(client: &GraphqlClient, channel: &str, code: &str, tally: 
     }
 }
 
-/// What the database holds after the booking runs, compared with what the clients saw.
+/// The database's stock and bookings after the booking runs, compared with the clients' counts.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct OversellCheck {
     pub items_checked: u64,
@@ -115,7 +115,7 @@ pub struct OversellCheck {
 }
 
 impl OversellCheck {
-    /// Whether nothing was oversold and every count agrees.
+    /// Returns whether nothing was oversold and every count agrees.
     pub fn passed(&self) -> bool {
         self.items_over_available == 0 && self.items_booked_over_on_hand == 0 && self.skus_mismatched == 0
     }

@@ -17,12 +17,12 @@ const BOOK_MUTATION: &str = "mutation Book($input: BookInventoryInput!) { \
 /// How long one request may take before it counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The JSON body of a `stock` query for `codes` in `channel`.
+/// Builds the JSON body of a `stock` query for `codes` in `channel`.
 pub fn stock_body(codes: &[String], channel: &str) -> String {
     json!({ "query": STOCK_QUERY, "variables": { "skus": codes, "channel": channel } }).to_string()
 }
 
-/// The JSON body of a booking of one unit of `code` with the `PRIORITY` strategy.
+/// Builds the JSON body of a booking of one unit of `code` with the `PRIORITY` strategy.
 pub fn booking_body(order_reference: &str, channel: &str, code: &str) -> String {
     json!({
         "query": BOOK_MUTATION,
@@ -36,10 +36,10 @@ pub fn booking_body(order_reference: &str, channel: &str, code: &str) -> String 
     .to_string()
 }
 
-/// Whether a `stock` response is a plain success, judged without parsing it.
+/// Returns whether a `stock` response is a plain success, judged without parsing it.
 ///
-/// A full parse of a 100-SKU page (about 180 kB) would cost the client as much CPU as a good
-/// part of the server's work, on the same two cores. async-graphql writes `data` first and
+/// A full parse of every 100-SKU page (about 180 kB) would take client CPU from the server,
+/// which runs on the same two cores. async-graphql writes `data` first and
 /// appends `errors` only when there are some, so a success is exactly a body that opens with
 /// the `stock` list and closes right after it. [`verify_stock_page`] parses one response fully
 /// before each run.
@@ -82,7 +82,7 @@ pub fn verify_stock_page(body: &[u8], codes: &[String]) -> anyhow::Result<Vec<Sk
     Ok(figures)
 }
 
-/// What a booking response says: the new booking, an expected rejection, or neither.
+/// Reads a booking response: the new booking, an expected rejection, or neither.
 pub fn read_booking_response(body: &[u8]) -> Result<(), BookingError> {
     let response: Value = serde_json::from_slice(body).map_err(|err| BookingError::Malformed(format!("not JSON: {err}")))?;
     if response["data"]["bookInventory"]["booking"]["id"].is_string() {
@@ -94,7 +94,7 @@ pub fn read_booking_response(body: &[u8]) -> Result<(), BookingError> {
     }
 }
 
-/// Why a booking did not succeed.
+/// The reason a booking did not succeed.
 #[derive(Debug)]
 pub enum BookingError {
     /// The server rejected it with this `extensions.code`.
@@ -111,7 +111,8 @@ pub struct GraphqlClient {
 }
 
 impl GraphqlClient {
-    /// A client that keeps up to `connections` idle keep-alive connections, one per load task.
+    /// Creates a client that keeps up to `connections` idle keep-alive connections, one per
+    /// load task.
     pub fn new(url: &str, connections: usize) -> anyhow::Result<GraphqlClient> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)

@@ -14,6 +14,8 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
+use crate::cpu::CpuUse;
+
 /// How many clients run, for how long, and the most requests each may send.
 #[derive(Clone, Copy, Debug)]
 pub struct LoadSettings {
@@ -26,7 +28,7 @@ pub struct LoadSettings {
     pub max_requests_per_client: u64,
 }
 
-/// What one request came back with.
+/// The result of one request.
 #[derive(Debug)]
 pub enum Outcome {
     /// The request did what it asked.
@@ -56,11 +58,16 @@ pub struct Rate {
     /// Failures inside the window; any failure makes the run's figures suspect.
     pub failed: u64,
     pub first_failure: Option<String>,
+    /// Every request that completed, warm-up included, whatever its outcome.
+    pub all_requests: u64,
+    /// CPU used over the whole run, warm-up included; set by the caller.
+    pub cpu: Option<CpuUse>,
 }
 
-/// What one client saw inside the window.
+/// Counts and latencies of one client inside the window.
 #[derive(Default)]
 struct ClientTally {
+    all_requests: u64,
     latencies_us: Vec<u64>,
     rejected: BTreeMap<String, u64>,
     failed: u64,
@@ -91,6 +98,7 @@ where
                 }
                 let outcome = request(client, sequence).await;
                 let ended = Instant::now();
+                tally.all_requests += 1;
                 if ended < window_start || ended > window_end {
                     continue;
                 }
@@ -118,6 +126,7 @@ where
                 continue;
             }
         };
+        rate.all_requests += tally.all_requests;
         latencies_us.extend(tally.latencies_us);
         for (code, count) in tally.rejected {
             *rate.rejected.entry(code).or_insert(0) += count;
@@ -141,7 +150,8 @@ fn micros(duration: Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
-/// The nearest-rank percentile of sorted microsecond latencies, in milliseconds; 0 when empty.
+/// Returns the nearest-rank percentile of sorted microsecond latencies in milliseconds, or 0
+/// when there are none.
 fn percentile_ms(sorted_us: &[u64], fraction: f64) -> f64 {
     if sorted_us.is_empty() {
         return 0.0;
@@ -150,8 +160,8 @@ fn percentile_ms(sorted_us: &[u64], fraction: f64) -> f64 {
     sorted_us[rank.clamp(1, sorted_us.len()) - 1] as f64 / 1000.0
 }
 
-/// A small deterministic pseudo-random number for a client's request, so runs pick the same
-/// SKUs and pages each time without a random-number crate. SplitMix64 finalizer.
+/// Returns a deterministic pseudo-random number for a client's request, so every run picks the
+/// same SKUs and pages without a random-number crate. It is the SplitMix64 finalizer.
 pub fn pick(client: usize, sequence: u64, salt: u64) -> u64 {
     let mut z = (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ sequence.rotate_left(32) ^ salt;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);

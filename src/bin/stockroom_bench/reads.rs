@@ -24,7 +24,7 @@ pub const PAGE_SIZE: usize = 100;
 const PAGE_SALT: u64 = 1;
 const SINGLE_SALT: u64 = 2;
 
-/// Which of the 901 windows of 100 consecutive SKUs, or which single SKU, a request reads.
+/// Picks which of the 901 windows of 100 consecutive SKUs, or which single SKU, a request reads.
 fn page_offset(client: usize, sequence: u64) -> usize {
     (pick(client, sequence, PAGE_SALT) % (SKUS - PAGE_SIZE + 1) as u64) as usize
 }
@@ -93,9 +93,9 @@ pub async fn verify_page(client: &GraphqlClient, db: &Db, codes: &[String], chan
 /// The baseline: the rows of a stock page in one statement, summed per SKU in Rust the way
 /// the server sums them (on hand, and available floored at zero per warehouse).
 ///
-/// The server also reads expired booking holds, open replenishments and inventory settings; the
-/// data set has none of them, so the figures agree, and the baseline leaves those statements
-/// out because it is the least work that returns the page.
+/// The server also reads expired booking holds, open replenishments and inventory settings.
+/// The data set has none of them, so the figures agree. The baseline leaves those statements
+/// out because it is meant to be the least work that returns the page.
 #[derive(Clone)]
 pub struct RawStock {
     sql: Arc<str>,
@@ -103,32 +103,37 @@ pub struct RawStock {
 }
 
 impl RawStock {
-    /// The statement for `skus` codes on `backend`, built once per run.
+    /// Builds the statement for `skus` codes on `backend`, once per run.
     pub fn new(backend: DatabaseBackend, skus: usize) -> RawStock {
         let placeholder = |position: usize| match backend {
             DatabaseBackend::Postgres => format!("${position}"),
             _ => "?".to_owned(),
         };
-        let keys: Vec<String> = (2..skus + 2).map(placeholder).collect();
+        // Parameters in the order they appear, since SQLite's `?` is positional: the codes,
+        // then the channel.
+        let keys: Vec<String> = (1..=skus).map(placeholder).collect();
+        // Semi-joins on the SKU and warehouse ids let the planner walk the (sku_id,
+        // warehouse_id) index, as the server's own item query does, instead of hashing the
+        // whole item table.
         let sql = format!(
             "SELECT s.code, i.on_hand, i.on_hand - i.safety_stock - i.booked AS available, w.id, w.name \
-             FROM sku s \
-             JOIN warehouse_item i ON i.sku_id = s.id \
-             JOIN warehouse w ON w.id = i.warehouse_id AND w.active \
-             JOIN warehouse_channel l ON l.warehouse_id = w.id AND l.channel_id = {} \
-             WHERE s.code_key IN ({}) \
+             FROM warehouse_item i \
+             JOIN sku s ON s.id = i.sku_id \
+             JOIN warehouse w ON w.id = i.warehouse_id \
+             WHERE i.sku_id IN (SELECT id FROM sku WHERE code_key IN ({})) \
+             AND i.warehouse_id IN (SELECT l.warehouse_id FROM warehouse_channel l \
+             JOIN warehouse a ON a.id = l.warehouse_id AND a.active WHERE l.channel_id = {}) \
              ORDER BY s.id, w.priority, w.id",
-            placeholder(1),
-            keys.join(", ")
+            keys.join(", "),
+            placeholder(skus + 1)
         );
         RawStock { sql: Arc::from(sql), backend }
     }
 
     /// Reads the page of `codes` in channel `channel_id`.
     pub async fn read(&self, db: &Db, channel_id: i64, codes: &[String]) -> Result<Vec<SkuFigures>, DbErr> {
-        let mut values: Vec<Value> = Vec::with_capacity(codes.len() + 1);
+        let mut values: Vec<Value> = codes.iter().map(|code| Value::from(stockroom::domain::key_of(code))).collect();
         values.push(channel_id.into());
-        values.extend(codes.iter().map(|code| Value::from(stockroom::domain::key_of(code))));
         let rows = db.conn().query_all_raw(Statement::from_sql_and_values(self.backend, &*self.sql, values)).await?;
 
         let mut figures: Vec<SkuFigures> = Vec::with_capacity(codes.len());
@@ -170,17 +175,20 @@ pub async fn raw_sql(db: &Db, codes: &[String], channel_id: i64, page: bool, set
     .await
 }
 
+/// Parses the seeded codes into the domain type the services take.
+pub fn parse_codes(codes: &[String]) -> anyhow::Result<Vec<SkuCode>> {
+    codes.iter().map(|code| SkuCode::parse("skus", code).map_err(service_error)).collect::<anyhow::Result<_>>().context("invalid seeded code")
+}
+
 /// Runs the resolver's service calls for pages of 100 SKUs in this process: the server's work
 /// without GraphQL and HTTP.
-pub async fn service_page(db: &Db, codes: &[String], channel_id: i64, settings: LoadSettings) -> anyhow::Result<Rate> {
-    let parsed: Vec<SkuCode> =
-        codes.iter().map(|code| SkuCode::parse("skus", code).map_err(service_error)).collect::<anyhow::Result<_>>().context("invalid seeded code")?;
-    let (db, parsed) = (db.clone(), Arc::new(parsed));
-    Ok(run_load(settings, move |client_index, sequence| {
-        let (db, parsed) = (db.clone(), Arc::clone(&parsed));
+pub async fn service_page(db: &Db, codes: Vec<SkuCode>, channel_id: i64, settings: LoadSettings) -> Rate {
+    let (db, codes) = (db.clone(), Arc::new(codes));
+    run_load(settings, move |client_index, sequence| {
+        let (db, codes) = (db.clone(), Arc::clone(&codes));
         async move {
             let offset = page_offset(client_index, sequence);
-            let page = &parsed[offset..offset + PAGE_SIZE];
+            let page = &codes[offset..offset + PAGE_SIZE];
             let request = stock::ScopeRequest { channel_id: Some(channel_id), warehouse_ids: None };
             let result = async {
                 let scope = stock::resolve_scope(db.conn(), &request).await?;
@@ -195,5 +203,5 @@ pub async fn service_page(db: &Db, codes: &[String], channel_id: i64, settings: 
             }
         }
     })
-    .await)
+    .await
 }

@@ -83,19 +83,19 @@ fn command_output(program: &str, arguments: &[&str]) -> String {
     }
 }
 
-/// The 1, 5 and 15 minute load averages.
+/// Reads the 1, 5 and 15 minute load averages.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".to_owned())
 }
 
-/// The current UTC time in RFC 3339, to the second.
+/// Formats the current UTC time in RFC 3339, to the second.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// What one database's run measured. A measurement that was not selected, or that did not
+/// The figures of one database's run. A measurement that was not selected, or that did not
 /// run because an earlier step failed, is `None`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatabaseReport {
@@ -116,12 +116,12 @@ pub struct DatabaseReport {
     pub memory_idle: Option<Memory>,
     /// The server's memory after the last load run; its peak covers the whole run.
     pub memory_after_load: Option<Memory>,
-    /// Why the run stopped early, if it did.
+    /// The reason the run stopped early, if it did.
     pub error: Option<String>,
 }
 
 impl DatabaseReport {
-    /// An empty report, filled in as the run goes.
+    /// Creates an empty report, filled in as the run goes.
     pub fn new(backend: Backend) -> DatabaseReport {
         DatabaseReport {
             backend,
@@ -168,7 +168,7 @@ pub fn save(report: &Report, path: &Path) -> anyhow::Result<()> {
     std::fs::write(path, text + "\n").map_err(|err| anyhow::anyhow!("failed to write {}: {err}", path.display()))
 }
 
-/// The Markdown summary: conditions, a table of figures and a table of targets.
+/// Renders the Markdown summary: conditions, a table of figures and a table of targets.
 pub fn render(report: &Report) -> String {
     let mut text = String::new();
     let settings = &report.settings;
@@ -236,13 +236,19 @@ fn figure_rows() -> Vec<(&'static str, Cell)> {
         ("raw SQL, same page: requests/s", |db| per_second(&db.raw_sql_page)),
         ("stock page as a share of raw SQL", |db| optional(db.stock_page_share().map(|share| format!("{:.0} %", share * 100.0)))),
         ("service functions, same page, no GraphQL or HTTP: requests/s", |db| per_second(&db.service_page)),
+        ("stock page CPU ms per request: server / benchmark / PostgreSQL", |db| cpu_cell(&db.stock_page)),
+        ("raw SQL page CPU ms per request: — / benchmark / PostgreSQL", |db| cpu_cell(&db.raw_sql_page)),
+        ("service page CPU ms per request: — / benchmark / PostgreSQL", |db| cpu_cell(&db.service_page)),
         ("single SKU × 20 warehouses: requests/s", |db| per_second(&db.single_sku)),
         ("single SKU: p50 / p99 latency (ms)", |db| latency(&db.single_sku)),
         ("raw SQL, single SKU: requests/s", |db| per_second(&db.raw_sql_single)),
+        ("single SKU CPU ms per request: server / benchmark / PostgreSQL", |db| cpu_cell(&db.single_sku)),
         ("bookings, one hot SKU: bookings/s", |db| per_second(&db.bookings_hot)),
         ("bookings, hot SKU: p50 / p99 latency (ms)", |db| latency(&db.bookings_hot)),
+        ("bookings, hot SKU: CPU ms per booking: server / benchmark / PostgreSQL", |db| cpu_cell(&db.bookings_hot)),
         ("bookings, random SKUs: bookings/s", |db| per_second(&db.bookings_random)),
         ("bookings, random SKUs: p50 / p99 latency (ms)", |db| latency(&db.bookings_random)),
+        ("bookings, random SKUs: CPU ms per booking: server / benchmark / PostgreSQL", |db| cpu_cell(&db.bookings_random)),
         ("sell-out: units / booked / INSUFFICIENT_STOCK / other", |db| {
             optional(db.sell_out.as_ref().map(|s| format!("{} / {} / {} / {}", s.units, s.booked, s.insufficient_stock, s.other)))
         }),
@@ -254,6 +260,7 @@ fn figure_rows() -> Vec<(&'static str, Cell)> {
         ("statements per `stock` request, 5 SKUs / 500 SKUs", |db| {
             optional(db.statements.as_ref().map(|s| format!("{} / {}", count_text(s.count(5)), count_text(s.count(500)))))
         }),
+        ("statements per booking of one unit", |db| optional(db.statements.as_ref().map(|s| s.booking_statements.to_string()))),
         ("server RSS idle (MiB)", |db| optional(db.memory_idle.map(|m| format!("{:.1}", m.rss_mib)))),
         ("server peak RSS, VmHWM (MiB)", |db| optional(db.memory_after_load.map(|m| format!("{:.1}", m.peak_rss_mib)))),
         ("server RSS after load (MiB)", |db| optional(db.memory_after_load.map(|m| format!("{:.1}", m.rss_mib)))),
@@ -299,6 +306,31 @@ fn bookings_verdict(db: &DatabaseReport, rate: &Option<Rate>) -> String {
 
 fn verdict(met: bool, evidence: String) -> String {
     format!("{} ({evidence})", if met { "met" } else { "**not met**" })
+}
+
+/// CPU milliseconds per request of the server, this process and PostgreSQL, for the log.
+pub fn cpu_text(rate: &Rate) -> String {
+    let Some(cpu) = &rate.cpu else { return "not measured".to_owned() };
+    let mut parts = Vec::new();
+    if let Some(server) = cpu.server_ms_per_request {
+        parts.push(format!("server {server:.2}"));
+    }
+    parts.push(format!("benchmark {:.2}", cpu.benchmark_ms_per_request));
+    if let Some(database) = cpu.database_ms_per_request {
+        parts.push(format!("PostgreSQL {database:.2}"));
+    }
+    parts.join(", ")
+}
+
+fn cpu_cell(rate: &Option<Rate>) -> String {
+    let Some(cpu) = rate.as_ref().and_then(|rate| rate.cpu.as_ref()) else { return "—".to_owned() };
+    let milliseconds = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |ms| format!("{ms:.2}"));
+    format!(
+        "{} / {} / {}",
+        milliseconds(cpu.server_ms_per_request),
+        milliseconds(Some(cpu.benchmark_ms_per_request)),
+        milliseconds(cpu.database_ms_per_request)
+    )
 }
 
 fn per_second(rate: &Option<Rate>) -> String {

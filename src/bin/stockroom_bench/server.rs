@@ -3,7 +3,7 @@
 
 use std::{
     net::SocketAddr,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::Stdio,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
@@ -14,51 +14,55 @@ use serde::{Deserialize, Serialize};
 use stockroom::db::Db;
 use tokio::{process::Child, sync::oneshot, task::JoinHandle};
 
-/// How long the child may take to answer `/health`; generous because under valgrind it starts
-/// tens of times slower.
+/// How long the child may take to respond on `/health`. It is generous because under valgrind
+/// the server starts tens of times slower.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// How long the child may take to exit after SIGTERM before it is killed; callgrind writes its
 /// profile during this time.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Finds the `stockroom` server binary next to this one, building it first when the benchmark
-/// was started by `cargo run`, so the server measured is built from the same sources.
+/// The hidden first argument that makes this binary run the server instead of the benchmark.
+pub const SERVE_ARGUMENT: &str = "__serve";
+
+/// Returns the program and leading arguments that start the server: `--server-binary` when
+/// given, else this binary in server mode.
+///
+/// Running this binary keeps the measured server built from exactly the sources the benchmark
+/// was built from. Building the `stockroom` binary from here with a nested `cargo build` was
+/// tried first, but under `cargo run` it rebuilt `ring`, `rustls` and `sqlx` each time.
 ///
 /// # Errors
-/// When the build fails or the binary is missing.
-pub fn locate_server_binary(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(path) = explicit {
-        if !path.is_file() {
-            bail!("server binary {} not found", path.display());
+/// When `--server-binary` names no file or this binary's path cannot be found.
+pub fn server_command(explicit: Option<PathBuf>) -> anyhow::Result<(PathBuf, Vec<String>)> {
+    match explicit {
+        Some(path) if path.is_file() => Ok((path, Vec::new())),
+        Some(path) => bail!("server binary {} not found: build it with `cargo build --release --bin stockroom`", path.display()),
+        None => {
+            let own = std::env::current_exe().context("failed to find the benchmark's own path")?;
+            Ok((own, vec![SERVE_ARGUMENT.to_owned()]))
         }
-        return Ok(path);
     }
-    let own = std::env::current_exe().context("failed to find the benchmark's own path")?;
-    let folder = own.parent().context("the benchmark binary has no parent folder")?;
-    let binary = folder.join("stockroom");
+}
 
-    // `cargo run` sets CARGO for the program it runs.
-    if let Some(cargo) = std::env::var_os("CARGO") {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        let mut command = std::process::Command::new(cargo);
-        command.args(["build", "--bin", "stockroom", "--manifest-path"]).arg(&manifest);
-        if folder.file_name().is_some_and(|name| name == "release") {
-            command.arg("--release");
-        }
-        eprintln!("building the server binary: {command:?}");
-        let status = command.status().context("failed to run cargo to build the server binary")?;
-        if !status.success() {
-            bail!("building the server binary failed ({status})");
+/// Runs the server as `stockroom serve` does, with the arguments after [`SERVE_ARGUMENT`].
+///
+/// The logging set-up repeats `src/main.rs` (filter from `STOCKROOM_LOG`, default `info`,
+/// text lines on standard error), so the process does the same work as the real binary.
+pub async fn serve_as_child(arguments: Vec<String>) -> std::process::ExitCode {
+    use clap::Parser as _;
+    use tracing_subscriber::EnvFilter;
+
+    let cli = stockroom::cli::Cli::parse_from(std::iter::once("stockroom".to_owned()).chain(arguments));
+    let filter = EnvFilter::try_from_env("STOCKROOM_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    match stockroom::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
         }
     }
-    if !binary.is_file() {
-        bail!(
-            "server binary {} not found: run `cargo build --release --bin stockroom` first, or pass --server-binary",
-            binary.display()
-        );
-    }
-    Ok(binary)
 }
 
 /// Memory of the server process, from `/proc/PID/status`, in MiB.
@@ -79,26 +83,32 @@ pub struct ChildServer {
 }
 
 impl ChildServer {
-    /// Starts `binary serve` on a free loopback port over `database_url`, optionally under a
-    /// wrapper command such as valgrind, and waits until `/health` answers 200.
-    pub async fn start(binary: &Path, wrapper: &[String], database_url: &str, log: PathBuf) -> anyhow::Result<ChildServer> {
+    /// Starts `program leading serve` on a free loopback port over `database_url`, optionally
+    /// under a wrapper command such as valgrind, and waits until `/health` responds with 200.
+    pub async fn start(
+        (program, leading): &(PathBuf, Vec<String>),
+        wrapper: &[String],
+        database_url: &str,
+        log: PathBuf,
+    ) -> anyhow::Result<ChildServer> {
         let address = free_loopback_address()?;
         let log_file = std::fs::File::create(&log).with_context(|| format!("failed to create {}", log.display()))?;
         let mut command = match wrapper.split_first() {
-            Some((program, arguments)) => {
-                let mut command = tokio::process::Command::new(program);
-                command.args(arguments).arg(binary);
+            Some((wrapper_program, wrapper_arguments)) => {
+                let mut command = tokio::process::Command::new(wrapper_program);
+                command.args(wrapper_arguments).arg(program);
                 command
             }
-            None => tokio::process::Command::new(binary),
+            None => tokio::process::Command::new(program),
         };
         command
+            .args(leading)
             .arg("serve")
             .arg("--listen")
             .arg(address.to_string())
             .arg("--database-url")
             .arg(database_url)
-            // Only what the command line says, whatever the caller's shell has set.
+            // Only the command-line options count, whatever the caller's environment sets.
             .env_remove("STOCKROOM_DATABASE_URL")
             .env_remove("STOCKROOM_LISTEN")
             .env_remove("STOCKROOM_DEMO")
@@ -106,16 +116,21 @@ impl ChildServer {
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
             .kill_on_drop(true);
-        let child = command.spawn().with_context(|| format!("failed to start {}", binary.display()))?;
+        let child = command.spawn().with_context(|| format!("failed to start {}", program.display()))?;
         let pid = child.id().context("the server exited at once")?;
         let mut server = ChildServer { child, pid, address, log };
         server.wait_until_healthy().await?;
         Ok(server)
     }
 
-    /// The GraphQL endpoint.
+    /// Returns the URL of the GraphQL endpoint.
     pub fn graphql_url(&self) -> String {
         format!("http://{}/graphql", self.address)
+    }
+
+    /// Returns the process id, for reading its CPU time.
+    pub fn pid(&self) -> u32 {
+        self.pid
     }
 
     async fn wait_until_healthy(&mut self) -> anyhow::Result<()> {
@@ -124,7 +139,7 @@ impl ChildServer {
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait()? {
-                bail!("the server exited with {status} before answering; its log:\n{}", self.log_tail());
+                bail!("the server exited with {status} before responding; its log:\n{}", self.log_tail());
             }
             if let Ok(response) = http.get(&url).send().await
                 && response.status().is_success()
@@ -133,7 +148,7 @@ impl ChildServer {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        bail!("the server did not answer {url} within {STARTUP_TIMEOUT:?}; its log:\n{}", self.log_tail())
+        bail!("the server did not respond on {url} within {STARTUP_TIMEOUT:?}; its log:\n{}", self.log_tail())
     }
 
     /// Reads the server's current and peak resident memory.
@@ -170,8 +185,8 @@ impl ChildServer {
     }
 }
 
-/// A loopback address with a port that was free a moment ago. Another program could take the
-/// port before the server binds it; the server then fails to start and says so.
+/// Finds a loopback address with a port that was free a moment ago. Another program could take
+/// the port before the server binds it, and the server then fails to start with an error.
 fn free_loopback_address() -> anyhow::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("failed to find a free port")?;
     Ok(listener.local_addr()?)
@@ -227,7 +242,7 @@ impl CountingServer {
         Ok(CountingServer { statements, address, shutdown, task })
     }
 
-    /// The GraphQL endpoint.
+    /// Returns the URL of the GraphQL endpoint.
     pub fn graphql_url(&self) -> String {
         format!("http://{}/graphql", self.address)
     }

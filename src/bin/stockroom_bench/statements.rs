@@ -11,17 +11,21 @@ use crate::{
 /// Requests per size; the counts must agree, or the figure is not a property of the request.
 const REPEATS: usize = 3;
 
-/// Statement counts of `stock` requests of two sizes.
+/// Statement counts of `stock` requests of two sizes and of one booking.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct StatementCounts {
     /// SKUs per request, and the statement count of each of its repeats.
     pub counts: Vec<(usize, Vec<usize>)>,
     /// The statements of the smallest request, shortened, as evidence of what runs.
     pub statements_of_smallest: Vec<String>,
+    /// Statements of one `bookInventory` of one unit, as counted by the statement observer.
+    pub booking_statements: usize,
+    /// The booking's distinct statements, shortened, with how often each ran.
+    pub statements_of_booking: Vec<(String, usize)>,
 }
 
 impl StatementCounts {
-    /// The count for `skus` SKUs, when every repeat agreed.
+    /// Returns the count for `skus` SKUs, when every repeat agreed.
     pub fn count(&self, skus: usize) -> Option<usize> {
         let (_, repeats) = self.counts.iter().find(|(size, _)| *size == skus)?;
         let first = *repeats.first()?;
@@ -29,8 +33,8 @@ impl StatementCounts {
     }
 }
 
-/// Sends `stock` requests for the first `sizes[i]` codes, [`REPEATS`] times each, and counts
-/// the statements each one runs.
+/// Sends `stock` requests for the first `sizes[i]` codes, [`REPEATS`] times each, then books
+/// one unit of the SKU in the middle of `codes`, and counts the statements each request runs.
 pub async fn count_statements(database_url: &str, codes: &[String], channel: &str, sizes: &[usize]) -> anyhow::Result<StatementCounts> {
     let server = CountingServer::start(database_url).await?;
     let outcome = async {
@@ -54,6 +58,16 @@ pub async fn count_statements(database_url: &str, codes: &[String], channel: &st
         if counts.statements_of_smallest.is_empty() {
             bail!("no statement was recorded: is the statement observer installed?");
         }
+
+        server.statements.take();
+        let body = graphql::booking_body("bench-statement-count", channel, &codes[codes.len() / 2]);
+        match client.post(body, graphql::read_booking_response).await.map_err(anyhow::Error::msg)? {
+            Ok(()) => {}
+            Err(err) => bail!("the booking whose statements are counted failed: {err:?}"),
+        }
+        let statements = server.statements.take();
+        counts.booking_statements = statements.len();
+        counts.statements_of_booking = group(&statements);
         Ok(counts)
     }
     .await;
@@ -61,12 +75,28 @@ pub async fn count_statements(database_url: &str, codes: &[String], channel: &st
     outcome
 }
 
-/// The first 160 characters of a statement, on one line.
-fn shorten(sql: &str) -> String {
-    let words: Vec<&str> = sql.split_whitespace().collect();
-    let text = words.join(" ");
-    match text.char_indices().nth(160) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text,
+/// Distinct statements in order of first appearance, with how often each ran.
+fn group(statements: &[String]) -> Vec<(String, usize)> {
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for sql in statements {
+        let text = shorten(sql);
+        match groups.iter_mut().find(|(seen, _)| *seen == text) {
+            Some((_, count)) => *count += 1,
+            None => groups.push((text, 1)),
+        }
     }
+    groups
+}
+
+/// Puts a statement on one line. A long one keeps its first 120 and last 60 characters, so
+/// both the table and a trailing `FOR UPDATE` show.
+fn shorten(sql: &str) -> String {
+    let text = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let characters: Vec<char> = text.chars().collect();
+    if characters.len() <= 200 {
+        return text;
+    }
+    let head: String = characters[..120].iter().collect();
+    let tail: String = characters[characters.len() - 60..].iter().collect();
+    format!("{head} … {tail}")
 }

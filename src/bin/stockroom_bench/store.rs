@@ -16,7 +16,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The name used in tables and messages.
+    /// Returns the name used in tables and messages.
     pub fn label(self) -> &'static str {
         match self {
             Backend::Sqlite => "SQLite",
