@@ -16,7 +16,6 @@ use crate::{
     error::Error,
     ids::{NodeType, decode, encode},
     service::{
-        ChangeContext,
         availability::{self, AvailabilityStatus},
         catalog, estimates, replenishments,
     },
@@ -465,11 +464,7 @@ impl AvailabilityMutation {
     /// hand. Receiving a fully received item is `CONFLICT`.
     async fn receive_replenishment(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: ReceiveReplenishmentInput) -> async_graphql::Result<ReceiveReplenishmentPayload> {
         let id = decode("id", NodeType::ReplenishmentItem, &input.id)?;
-        let context = ChangeContext {
-            reason: crate::domain::parse_optional_text("reason", input.reason.as_deref(), 1000)?,
-            idempotency_key: input.idempotency_key,
-            actor: Some("graphql".to_owned()),
-        };
+        let context = super::mutation::change_context(input.idempotency_key, input.reason)?;
         let outcome = replenishments::receive_replenishment(db(ctx), id, input.quantity, &context).await?;
         let conn = db(ctx).conn();
         let item = replenishments::find_replenishment(conn, outcome.replenishment_id).await?;

@@ -14,23 +14,13 @@ use crate::{
     error::Error,
     ids::{NodeType, decode},
     service::{
-        ChangeContext,
         allocation::AllocationStrategy,
         bookings::{self, BookInventory, BookingFilter, OrderLine, ReleaseLine, ShipmentLineRequest},
         catalog,
     },
 };
 
-/// Longest `reason`, in characters.
-const MAX_REASON_LENGTH: usize = 1000;
-
-fn change_context(idempotency_key: Option<String>, reason: Option<String>) -> Result<ChangeContext, Error> {
-    Ok(ChangeContext {
-        reason: crate::domain::parse_optional_text("reason", reason.as_deref(), MAX_REASON_LENGTH)?,
-        idempotency_key,
-        actor: Some("graphql".to_owned()),
-    })
-}
+use super::mutation::change_context;
 
 /// Filter of the booking list.
 #[derive(InputObject, Default)]

@@ -29,7 +29,8 @@ const MAX_DESCRIPTION_LENGTH: usize = 4000;
 /// Longest `reason`, in characters.
 const MAX_REASON_LENGTH: usize = 1000;
 
-fn change_context(idempotency_key: Option<String>, reason: Option<String>) -> Result<ChangeContext, Error> {
+/// Parses the `reason` and `idempotencyKey` every stock mutation takes.
+pub(super) fn change_context(idempotency_key: Option<String>, reason: Option<String>) -> Result<ChangeContext, Error> {
     Ok(ChangeContext {
         reason: parse_optional_text("reason", reason.as_deref(), MAX_REASON_LENGTH)?,
         idempotency_key,
