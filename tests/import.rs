@@ -518,6 +518,7 @@ async fn liferay_rerun_changes_nothing(db: &Db) {
             warehouses_reused: 3,
             channels_reused: 1,
             products_reused: 50,
+            estimates_reused: 3,
             skus_reused: 54,
             quantities_read: 162,
             items_unchanged: 162,
