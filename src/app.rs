@@ -9,11 +9,17 @@ use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get}
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::{db::Db, graphql, service::bookings};
+use crate::{
+    db::Db,
+    event_hub::EventHub,
+    graphql,
+    service::{bookings, events},
+};
 
-/// Builds the router: GraphQL at `/graphql`, GraphiQL at `/`, health at `/health`.
+/// Builds the router: GraphQL at `/graphql`, GraphiQL at `/`, health at `/health`. Starts the
+/// event relay that feeds subscriptions; it stops when the router is dropped.
 pub fn router(db: Db) -> Router {
-    let schema = graphql::build_schema(db.clone());
+    let schema = graphql::build_schema(db.clone(), EventHub::start(db.clone()));
     crate::http::graphql_routes(schema)
         .route("/health", get(health))
         .layer(axum::Extension(db))
@@ -39,18 +45,62 @@ async fn health(axum::Extension(db): axum::Extension<Db>) -> impl IntoResponse {
 /// bookkeeping, never the stock.
 const EXPIRY_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Serves the app on an already bound listener until `shutdown` completes, sweeping expired
-/// bookings in the background meanwhile.
+/// How often events older than the retention period are removed.
+const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Settings of a running server beyond its database.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long inventory events are kept for replay; `None` keeps them forever.
+    pub event_retention: Option<chrono::Duration>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { event_retention: Some(chrono::Duration::days(30)) }
+    }
+}
+
+/// Serves the app with default [`Settings`]; see [`serve_with`].
 pub async fn serve(
     listener: TcpListener,
     db: Db,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = tokio::spawn(sweep_expired_bookings(db.clone()));
+    serve_with(listener, db, Settings::default(), shutdown).await
+}
+
+/// Serves the app on an already bound listener until `shutdown` completes, sweeping expired
+/// bookings and removing events past their retention in the background meanwhile.
+pub async fn serve_with(
+    listener: TcpListener,
+    db: Db,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let mut background = vec![tokio::spawn(sweep_expired_bookings(db.clone()))];
+    if let Some(retention) = settings.event_retention {
+        background.push(tokio::spawn(prune_events(db.clone(), retention)));
+    }
     let app = router(db);
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
-    sweeper.abort();
+    for task in background {
+        task.abort();
+    }
     result
+}
+
+async fn prune_events(db: Db, retention: chrono::Duration) {
+    let mut ticks = tokio::time::interval(EVENT_PRUNE_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match events::prune(&db, chrono::Utc::now() - retention).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "inventory events past their retention removed"),
+            Err(err) => tracing::error!(error = %err.message(), "removing old inventory events failed; retrying at the next tick"),
+        }
+    }
 }
 
 async fn sweep_expired_bookings(db: Db) {

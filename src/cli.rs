@@ -50,6 +50,10 @@ pub enum Command {
         /// three dozen SKUs, some low or out of stock). Does nothing if the database has data.
         #[arg(long, env = "STOCKROOM_DEMO")]
         demo: bool,
+        /// Days inventory events are kept for subscribers to replay with `after`; 0 keeps
+        /// them forever.
+        #[arg(long, env = "STOCKROOM_EVENT_RETENTION_DAYS", default_value_t = 30)]
+        event_retention_days: u32,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -102,7 +106,7 @@ pub enum ImportCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, demo: with_demo } => {
+        Command::Serve { listen, database, demo: with_demo, event_retention_days } => {
             let db = open(&database.database_url).await?;
             if with_demo {
                 demo::fill_if_empty(&db).await.map_err(|err| anyhow::anyhow!(err.message())).context("failed to write the demo inventory")?;
@@ -111,7 +115,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("failed to listen on {listen}: is another server using the port? Pick another with --listen"))?;
             tracing::info!(address = %local, database = %db::redact(&database.database_url), "Stockroom listening; GraphiQL at http://{local}/");
-            app::serve(listener, db, shutdown_signal()).await.context("server failed")?;
+            let settings = app::Settings {
+                event_retention: (event_retention_days > 0).then(|| chrono::Duration::days(i64::from(event_retention_days))),
+            };
+            app::serve_with(listener, db, settings, shutdown_signal()).await.context("server failed")?;
             tracing::info!("Stockroom stopped");
             Ok(())
         }

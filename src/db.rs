@@ -15,9 +15,12 @@ use sea_orm::{
     DbErr, RuntimeErr, SqlErr, TransactionTrait,
     sqlx::{self, sqlite::SqliteConnectOptions},
 };
-use tokio::sync::{Mutex, MutexGuard};
+use tokio::sync::{Mutex, MutexGuard, watch};
 
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    service::{activities::ActivityRegistry, events},
+};
 
 /// The database used when no URL is given: a file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://stockroom.db?mode=rwc";
@@ -34,6 +37,13 @@ pub struct Db {
     conn: DatabaseConnection,
     /// Present on SQLite only: held by each write transaction for its whole life.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// The low-stock activities that write transactions run.
+    activities: Arc<ActivityRegistry>,
+    /// Counts commits that wrote inventory events, so this instance's event relay wakes at
+    /// once instead of waiting for its next poll.
+    events_written: Arc<watch::Sender<u64>>,
+    /// The URL connected to, when known, so the event relay can open a pool of its own.
+    url: Option<Arc<str>>,
 }
 
 /// Boxed future returned by a transaction body.
@@ -71,15 +81,59 @@ impl Db {
         let conn = sea_orm::Database::connect(options)
             .await
             .with_context(|| format!("failed to connect to the database at {}", redact(url)))?;
-        let write_gate = is_sqlite.then(|| Arc::new(Mutex::new(())));
-        Ok(Db { conn, write_gate })
+        let mut db = Db::from_connection(conn);
+        db.url = Some(url.into());
+        Ok(db)
     }
 
     /// Wraps an existing connection, for tests that instrument it.
     pub fn from_connection(conn: DatabaseConnection) -> Db {
         let write_gate = (conn.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(Mutex::new(())));
-        Db { conn, write_gate }
+        Db {
+            conn,
+            write_gate,
+            activities: Arc::new(ActivityRegistry::default()),
+            events_written: Arc::new(watch::Sender::new(0)),
+            url: None,
+        }
+    }
+
+    /// A second, small pool on the same database that shares this one's activities and commit
+    /// signal, for background readers (the event relay and subscription replays) so they
+    /// never wait behind requests. Without a known URL it is this pool.
+    pub async fn background_pool(&self) -> anyhow::Result<Db> {
+        let Some(url) = &self.url else { return Ok(self.clone()) };
+        let mut options = ConnectOptions::new(url.to_string());
+        options
+            .sqlx_logging(false)
+            .max_connections(4)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        if self.backend() == DatabaseBackend::Sqlite {
+            options.map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| opts.busy_timeout(SQLITE_BUSY_TIMEOUT));
+        }
+        let conn = sea_orm::Database::connect(options)
+            .await
+            .with_context(|| format!("failed to connect the background pool to {}", redact(url)))?;
+        Ok(Db { conn, ..self.clone() })
+    }
+
+    /// Replaces the low-stock activities (the built-ins by default). Call it before the `Db`
+    /// is cloned into the app, so every clone runs the same ones.
+    pub fn set_activities(&mut self, activities: ActivityRegistry) {
+        self.activities = Arc::new(activities);
+    }
+
+    /// The low-stock activities this server runs.
+    pub fn activities(&self) -> Arc<ActivityRegistry> {
+        Arc::clone(&self.activities)
+    }
+
+    /// A receiver that changes whenever this process commits inventory events.
+    pub fn events_written(&self) -> watch::Receiver<u64> {
+        self.events_written.subscribe()
     }
 
     /// Calls `observer` with the SQL of every statement run from now on. Tests use it to count
@@ -127,9 +181,15 @@ impl Db {
         let mut attempt = 1;
         loop {
             let txn = self.conn.begin().await?;
-            let outcome = body(&txn).await;
+            let (outcome, touched) = events::collect(body(&txn)).await;
+            // Every write settles the stock events of what it touched before it commits, so no
+            // stock path can forget them and a rolled-back change writes none.
             let outcome = match outcome {
-                Ok(value) => txn.commit().await.map(|()| value).map_err(Error::from),
+                Ok(value) => events::settle(&txn, &touched, &self.activities).await.map(|written| (value, written)),
+                Err(err) => Err(err),
+            };
+            let outcome = match outcome {
+                Ok((value, written)) => txn.commit().await.map(|()| (value, written)).map_err(Error::from),
                 Err(err) => {
                     // Rolling back can only fail if the connection is gone, and then the
                     // database discards the transaction anyway.
@@ -137,6 +197,12 @@ impl Db {
                     Err(err)
                 }
             };
+            let outcome = outcome.map(|(value, written)| {
+                if written > 0 {
+                    self.events_written.send_modify(|count| *count += 1);
+                }
+                value
+            });
             match outcome {
                 Err(err) if attempt < MAX_TRANSACTION_ATTEMPTS && is_retryable(&err) => {
                     tracing::debug!(attempt, error = %err.message(), "retrying transaction");

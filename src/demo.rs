@@ -14,6 +14,7 @@ use crate::{
     error::Result,
     service::{
         ChangeContext,
+        activities::ActivityRegistry,
         catalog::{self, ConfigurationChanges, NewProduct, NewSku},
         channels::{self, NewChannel},
         inventory::{self, SetInventory},
@@ -57,7 +58,11 @@ pub async fn fill_if_empty(db: &Db) -> Result<()> {
         tracing::info!("database already has data; demo inventory not written");
         return Ok(());
     }
-    db.write(|txn| Box::pin(async move { write_demo(txn).await })).await?;
+    db.write(|txn| {
+        let activities = db.activities();
+        Box::pin(async move { write_demo(txn, &activities).await })
+    })
+    .await?;
     tracing::info!(
         channels = CHANNELS.len(),
         warehouses = WAREHOUSES.len(),
@@ -67,7 +72,7 @@ pub async fn fill_if_empty(db: &Db) -> Result<()> {
     Ok(())
 }
 
-async fn write_demo(conn: &impl ConnectionTrait) -> Result<()> {
+async fn write_demo(conn: &impl ConnectionTrait, activities: &ActivityRegistry) -> Result<()> {
     let context = ChangeContext { reason: Some("demo inventory".to_owned()), ..ChangeContext::by("demo") };
 
     let mut channel_ids = Vec::new();
@@ -109,7 +114,7 @@ async fn write_demo(conn: &impl ConnectionTrait) -> Result<()> {
             external_reference_code: Some(ExternalReferenceCode::parse("externalReferenceCode", &format!("DEMO-{:02}", product_index + 1))?),
         })
         .await?;
-        catalog::store_inventory_configuration(conn, product.id, settings_for(product_index)).await?;
+        catalog::store_inventory_configuration(conn, activities, product.id, settings_for(product_index)).await?;
 
         for (variant_index, variant) in VARIANTS.iter().enumerate() {
             let code = SkuCode::parse("code", &format!("DEMO-{:02}-{variant}", product_index + 1))?;

@@ -14,6 +14,7 @@
 //! - [`error`] is the one error type clients see.
 
 pub mod db;
+pub mod event_hub;
 pub mod domain;
 pub mod error;
 pub mod ids;

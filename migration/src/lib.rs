@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261204_000001_inventory_schema;
 mod m20261204_000002_shipments;
 mod m20261204_000003_replenishment;
+mod m20261205_000004_inventory_events;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000001_inventory_schema::Migration),
             Box::new(m20261204_000002_shipments::Migration),
             Box::new(m20261204_000003_replenishment::Migration),
+            Box::new(m20261205_000004_inventory_events::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod booking_api;
 pub mod booking_types;
 pub mod connection;
 pub mod errors;
+pub mod events_api;
 pub mod loaders;
 pub mod mutation;
 pub mod prefetch;
@@ -12,25 +13,33 @@ pub mod query;
 pub mod scalars;
 pub mod types;
 
-use async_graphql::{Context, EmptySubscription, ID, MergedObject, Schema};
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, MergedObject, Schema};
 
 use crate::{
     db::Db,
     error::Error,
+    event_hub::EventHub,
     ids::{NodeType, decode},
     service::stock::ScopeRequest,
 };
 
 /// Entry point of every query.
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(query::InventoryQuery, booking_api::BookingQuery, availability_api::AvailabilityQuery);
+pub struct QueryRoot(
+    query::InventoryQuery,
+    booking_api::BookingQuery,
+    availability_api::AvailabilityQuery,
+    events_api::EventQuery,
+);
 
 /// Entry point of every mutation.
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutation, availability_api::AvailabilityMutation);
 
 /// The schema type served over HTTP.
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, events_api::SubscriptionRoot>;
 
 /// The deepest query accepted. Channels and warehouses refer to each other, so each level can
 /// multiply the response; 15 levels fit GraphiQL's introspection query and every real use.
@@ -40,21 +49,23 @@ pub const MAX_QUERY_DEPTH: usize = 15;
 /// doubles fragments (4 million fields in 1 kB) is rejected before it runs.
 pub const MAX_QUERY_COMPLEXITY: usize = 5_000;
 
-/// Builds the schema over a database, with the DataLoaders registered.
-pub fn build_schema(db: Db) -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription)
+/// Builds the schema over a database and the event hub that feeds its subscriptions, with the
+/// DataLoaders registered.
+pub fn build_schema(db: Db, hub: Arc<EventHub>) -> AppSchema {
+    Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot)
         .extension(loaders::PerRequestLoader::new(db.clone()))
         .extension(errors::CodedErrors)
         // TODO(limits): make the limits configurable and report them with QUERY_TOO_COMPLEX.
         .limit_depth(MAX_QUERY_DEPTH)
         .limit_complexity(MAX_QUERY_COMPLEXITY)
         .data(db)
+        .data(hub)
         .finish()
 }
 
 /// The schema without a database, for printing and introspecting its types.
 pub fn bare_schema() -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), EmptySubscription).finish()
+    Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot).finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.

@@ -850,7 +850,7 @@ async fn store_settings(
     if !settings_differ(&current, changes) {
         return Ok(());
     }
-    match catalog::store_inventory_configuration(writer.txn, product_id, changes.clone()).await {
+    match catalog::store_inventory_configuration(writer.txn, &writer.activities, product_id, changes.clone()).await {
         Ok(_) => writer.summary.configurations_changed += 1,
         Err(err) => writer.reject(label, err)?,
     }

@@ -10,6 +10,8 @@ use std::{
 use entity::{product, sku, warehouse};
 use sea_orm::DatabaseTransaction;
 
+use crate::service::activities::ActivityRegistry;
+
 use super::{
     problem::{ImportError, Problem},
     summary::ImportSummary,
@@ -59,6 +61,8 @@ pub struct Writer<'t> {
     pub txn: &'t DatabaseTransaction,
     /// Actor and reason written on every ledger row.
     context: ChangeContext,
+    /// The server's low-stock activities, which imported settings may name.
+    pub activities: Arc<ActivityRegistry>,
     /// Counts so far.
     pub summary: ImportSummary,
     /// Rows that conflict with the database. When any is found, the import rolls back.
@@ -74,9 +78,10 @@ pub struct Writer<'t> {
 }
 
 impl<'t> Writer<'t> {
-    fn new(txn: &'t DatabaseTransaction, context: ChangeContext) -> Self {
+    fn new(txn: &'t DatabaseTransaction, activities: Arc<ActivityRegistry>, context: ChangeContext) -> Self {
         Writer {
             txn,
+            activities,
             context,
             summary: ImportSummary::default(),
             problems: Vec::new(),
@@ -275,7 +280,7 @@ where
     let outcome = db
         .write(|txn| {
             let rejected = Arc::clone(&rejected);
-            let written = write(Writer::new(txn, context.clone()));
+            let written = write(Writer::new(txn, db.activities(), context.clone()));
             Box::pin(async move {
                 let writer = written.await?;
                 if writer.problems.is_empty() {

@@ -7,16 +7,13 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::now;
+use super::{activities::ActivityRegistry, events, now};
 use crate::{
     db::Db,
     domain::{ExternalReferenceCode, MAX_QUANTITY, Name, SkuCode},
     error::{Error, ErrorCode, Result, map_unique_violation},
 };
 
-/// Keys of the low-stock activities a product may name.
-// TODO(low-stock): replace with the activity registry once activities run on crossings.
-pub const LOW_STOCK_ACTIVITY_KEYS: [&str; 2] = ["notify", "unpublish-sku"];
 
 /// A product's inventory settings, with Liferay Commerce's defaults where none are stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,9 +64,9 @@ impl InventoryConfiguration {
         }
     }
 
-    /// Checks every rule of the settings as a whole. Allowed quantities come back sorted and
-    /// without repeats.
-    pub fn validate(mut self) -> Result<Self> {
+    /// Checks every rule of the settings as a whole; `lowStockActivity` must be registered in
+    /// `activities`. Allowed quantities come back sorted and without repeats.
+    pub fn validate(mut self, activities: &ActivityRegistry) -> Result<Self> {
         if !(0..=MAX_QUANTITY).contains(&self.min_stock_quantity) {
             return Err(Error::invalid(
                 "minStockQuantity",
@@ -111,13 +108,13 @@ impl InventoryConfiguration {
             ));
         }
         if let Some(key) = &self.low_stock_activity
-            && !LOW_STOCK_ACTIVITY_KEYS.contains(&key.as_str())
+            && activities.get(key).is_none()
         {
             return Err(Error::invalid(
                 "lowStockActivity",
                 format!(
                     "unknown low-stock activity {key:?}: use one of {}",
-                    LOW_STOCK_ACTIVITY_KEYS.join(", ")
+                    activities.keys().join(", ")
                 ),
             ));
         }
@@ -523,7 +520,8 @@ pub async fn set_inventory_configuration(
 ) -> Result<InventoryConfiguration> {
     db.write(|txn| {
         let changes = changes.clone();
-        Box::pin(async move { store_inventory_configuration(txn, product_id, changes).await })
+        let activities = db.activities();
+        Box::pin(async move { store_inventory_configuration(txn, &activities, product_id, changes).await })
     })
     .await
 }
@@ -531,6 +529,7 @@ pub async fn set_inventory_configuration(
 /// Applies changes to a product's inventory settings inside a caller's transaction.
 pub async fn store_inventory_configuration(
     conn: &impl ConnectionTrait,
+    activities: &ActivityRegistry,
     product_id: i64,
     changes: ConfigurationChanges,
 ) -> Result<InventoryConfiguration> {
@@ -566,7 +565,8 @@ pub async fn store_inventory_configuration(
     if let Some(value) = changes.allowed_order_quantities {
         settings.allowed_order_quantities = value;
     }
-    let settings = settings.validate()?;
+    let settings = settings.validate(activities)?;
+    events::touch_product(product_id);
 
     let row = config::ActiveModel {
         product_id: Set(product_id),
@@ -595,7 +595,7 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        assert!(InventoryConfiguration::default().validate().is_ok());
+        assert!(InventoryConfiguration::default().validate(&ActivityRegistry::default()).is_ok());
     }
 
     #[test]
@@ -605,7 +605,7 @@ mod tests {
             max_order_quantity: 4,
             ..Default::default()
         };
-        let err = settings.validate().unwrap_err();
+        let err = settings.validate(&ActivityRegistry::default()).unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::InvalidInput));
     }
 
@@ -615,7 +615,7 @@ mod tests {
             allowed_order_quantities: vec![12, 6, 12],
             ..Default::default()
         };
-        assert_eq!(settings.validate().unwrap().allowed_order_quantities, vec![6, 12]);
+        assert_eq!(settings.validate(&ActivityRegistry::default()).unwrap().allowed_order_quantities, vec![6, 12]);
     }
 
     #[test]
@@ -624,6 +624,6 @@ mod tests {
             low_stock_activity: Some("explode".into()),
             ..Default::default()
         };
-        assert!(settings.validate().is_err());
+        assert!(settings.validate(&ActivityRegistry::default()).is_err());
     }
 }

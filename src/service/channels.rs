@@ -6,7 +6,10 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set,
 };
 
-use super::now;
+use super::{
+    events::{self, InventoryEventScope},
+    now,
+};
 use crate::{
     db::Db,
     domain::{ExternalReferenceCode, Name},
@@ -142,6 +145,7 @@ pub async fn delete_channel(db: &Db, id: i64) -> Result<channel::Model> {
                 .exec(txn)
                 .await?;
             current.clone().delete(txn).await?;
+            events::forget_scope(txn, InventoryEventScope::Channel, id).await?;
             Ok(current)
         })
     })

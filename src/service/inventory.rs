@@ -13,7 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ChangeContext, bookings, catalog, idempotency,
+    ChangeContext, bookings, catalog, events, idempotency,
     ledger::{self, LedgerKind},
     now,
     warehouses::find_warehouse,
@@ -95,6 +95,7 @@ pub async fn write_quantities(
             ));
         }
     }
+    events::touch_sku(item.sku_id);
     let mut row: warehouse_item::ActiveModel = item.clone().into();
     row.on_hand = Set(on_hand);
     row.booked = Set(booked);

@@ -6,7 +6,7 @@ use sea_orm::{
     Set,
 };
 
-use super::{ChangeContext, now};
+use super::{ChangeContext, events, now};
 use crate::error::Result;
 
 /// What caused a ledger row.
@@ -89,6 +89,7 @@ pub async fn record(
     reference: Option<String>,
     context: &ChangeContext,
 ) -> Result<inventory_ledger::Model> {
+    events::touch_sku(item.sku_id);
     let row = inventory_ledger::ActiveModel {
         sku_id: Set(item.sku_id),
         warehouse_id: Set(item.warehouse_id),

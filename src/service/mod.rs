@@ -4,12 +4,14 @@
 //! same checks and writes the same ledger rows. Write services own their transactions (see
 //! [`crate::db::Db::write`]).
 
+pub mod activities;
 pub mod allocation;
 pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod channels;
 pub mod estimates;
+pub mod events;
 pub mod idempotency;
 pub mod inventory;
 pub mod ledger;

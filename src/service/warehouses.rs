@@ -10,6 +10,7 @@ use sea_orm::{
 use super::{
     ChangeContext,
     channels::find_channel,
+    events::{self, InventoryEventScope},
     inventory::{self, lock_item},
     ledger::{self, LedgerKind},
     now, replenishments,
@@ -257,6 +258,7 @@ pub async fn set_warehouse_active(db: &Db, id: i64, active: bool) -> Result<ware
             if current.active == active {
                 return Ok(current);
             }
+            events::touch_warehouse(id);
             let mut row: warehouse::ActiveModel = current.into();
             row.active = Set(active);
             row.updated_at = Set(now());
@@ -296,6 +298,7 @@ pub async fn insert_link(
     if find_link(conn, warehouse_id, channel_id).await?.is_some() {
         return Err(duplicate());
     }
+    events::touch_warehouse(warehouse_id);
     warehouse_channel::ActiveModel {
         warehouse_id: Set(warehouse_id),
         channel_id: Set(channel_id),
@@ -326,6 +329,7 @@ pub async fn unlink_warehouse(
                 ));
             };
             link.delete(txn).await?;
+            events::touch_warehouse(warehouse_id);
             Ok((warehouse, channel))
         })
     })
@@ -418,6 +422,7 @@ pub async fn delete_warehouse(
                 .exec(txn)
                 .await?;
             warehouse.clone().delete(txn).await?;
+            events::forget_scope(txn, InventoryEventScope::Warehouse, id).await?;
             Ok(warehouse)
         })
     })

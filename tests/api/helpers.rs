@@ -485,6 +485,11 @@ impl TestApp {
         self.api.clone()
     }
 
+    /// Returns the `http://` URL of this server's `/graphql` endpoint.
+    pub fn graphql_url(&self) -> String {
+        self.api.url.clone()
+    }
+
     /// See [`Api::gql`].
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.api.gql(query, variables).await

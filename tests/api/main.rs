@@ -28,3 +28,5 @@ mod booking_concurrency;
 mod replenishment;
 mod estimates;
 mod availability;
+mod ws;
+mod low_stock_events;

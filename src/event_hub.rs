@@ -1,0 +1,306 @@
+//! Delivering inventory events to subscribers: one relay per server instance reads the durable
+//! log in sequence order and fans each event out to every local subscription.
+//!
+//! The relay wakes when this process commits events, when PostgreSQL announces events that
+//! another instance committed (LISTEN/NOTIFY), and once a second in any case, so a lost
+//! notification delays an event by at most that second and never loses it: the log, not the
+//! notification, is what the relay reads. Because sequences become visible in order (see
+//! [`crate::service::events`]), reading `sequence > last` never skips an event.
+//!
+//! A subscription first replays the stored events after the sequence it names, then follows
+//! the relay. It subscribes to the relay before it reads the log and drops any event at or
+//! below the last sequence it delivered, so the seam has no gap and no duplicate. Each
+//! subscription's backlog in the relay is bounded; one that falls behind (a client that reads
+//! slowly) is told so by the channel and goes back to reading the log from its last sequence,
+//! so it neither slows the others nor loses events.
+
+use std::{sync::Arc, time::Duration};
+
+use async_stream::stream;
+use entity::inventory_event;
+use futures_util::Stream;
+use sea_orm::DatabaseBackend;
+use tokio::{
+    sync::{broadcast, mpsc, watch},
+    task::JoinHandle,
+};
+
+use crate::{
+    db::Db,
+    error::{Error, Result},
+    service::events::{self, EventFilter, InventoryEventScope},
+};
+
+/// How often the relay reads the log when nothing woke it.
+const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Events read from the log per statement.
+const PAGE: u64 = 500;
+
+/// Events the relay keeps for subscriptions that have not taken them yet. A subscription
+/// further behind reads the log instead.
+const BACKLOG: usize = 4096;
+
+/// One stored event, shared by every subscription that receives it.
+pub type SharedEvent = Arc<inventory_event::Model>;
+
+/// The relay of one server instance and the subscriptions it feeds.
+pub struct EventHub {
+    db: Db,
+    sender: broadcast::Sender<SharedEvent>,
+    /// The last sequence the relay has read; `None` until it has read the log once.
+    head: watch::Receiver<Option<i64>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for EventHub {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl EventHub {
+    /// Starts the relay (and, on PostgreSQL, the listener) on a pool of its own. The tasks stop
+    /// when the hub is dropped. Must be called inside a Tokio runtime.
+    pub fn start(db: Db) -> Arc<EventHub> {
+        let (sender, _) = broadcast::channel(BACKLOG);
+        let (head_tx, head) = watch::channel(None);
+        let mut tasks = Vec::new();
+
+        let relay_sender = sender.clone();
+        let local_commits = db.events_written();
+        let main_db = db.clone();
+        tasks.push(tokio::spawn(async move {
+            let db = connect_background(&main_db).await;
+            let (wake_tx, wake_rx) = mpsc::channel(1);
+            let listener = (db.backend() == DatabaseBackend::Postgres).then(|| tokio::spawn(listen(db.clone(), wake_tx)));
+            relay(db, relay_sender, head_tx, local_commits, wake_rx).await;
+            if let Some(listener) = listener {
+                listener.abort();
+            }
+        }));
+        Arc::new(EventHub { db, sender, head, tasks })
+    }
+
+    /// The stream of events passing `filter`: first the stored ones after `after`, then live
+    /// ones. Without `after`, only events after the moment of the call.
+    ///
+    /// # Errors
+    /// `INVALID_INPUT` when `after` is negative, beyond the last stored sequence, or older
+    /// than what the retention policy kept.
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        filter: EventFilter,
+        after: Option<i64>,
+    ) -> Result<impl Stream<Item = Result<SharedEvent>> + use<>> {
+        // Subscribe before reading anything, so no event falls between the replay and the live
+        // stream.
+        let mut live = self.sender.subscribe();
+        let mut last = match after {
+            Some(after) => {
+                check_after(&self.db, after).await?;
+                after
+            }
+            None => self.head().await,
+        };
+        let hub = Arc::clone(self);
+
+        Ok(stream! {
+            'replay: loop {
+                // Replay from the log up to what is stored now.
+                loop {
+                    if let Err(err) = check_retained(&hub.db, last).await {
+                        yield Err(err);
+                        return;
+                    }
+                    let page = match events::events_after(hub.db.conn(), last, &filter, PAGE).await {
+                        Ok(page) => page,
+                        Err(err) => {
+                            yield Err(err);
+                            return;
+                        }
+                    };
+                    let full = page.len() as u64 == PAGE;
+                    for event in page {
+                        last = event.sequence;
+                        yield Ok(Arc::new(event));
+                    }
+                    if !full {
+                        break;
+                    }
+                }
+
+                // Follow the relay; anything at or below `last` was replayed already.
+                loop {
+                    match live.recv().await {
+                        Ok(event) => {
+                            if event.sequence <= last {
+                                continue;
+                            }
+                            last = event.sequence;
+                            if filter.matches(&event) {
+                                yield Ok(event);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::debug!(skipped, last, "subscription fell behind; resuming from the event log");
+                            continue 'replay;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }
+        })
+    }
+
+    /// The last sequence the relay has read, waiting for its first read of the log.
+    async fn head(&self) -> i64 {
+        let mut head = self.head.clone();
+        match head.wait_for(Option::is_some).await {
+            Ok(value) => value.unwrap_or(0),
+            // The relay is gone (the server is stopping); nothing more will be delivered.
+            Err(_) => 0,
+        }
+    }
+}
+
+/// The relay's own pool, retried until the database answers.
+async fn connect_background(db: &Db) -> Db {
+    loop {
+        match db.background_pool().await {
+            Ok(pool) => return pool,
+            Err(err) => {
+                tracing::error!(error = format!("{err:#}"), "event relay: cannot connect; retrying");
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+    }
+}
+
+/// Reads the log in sequence order and broadcasts every event, waking on local commits,
+/// notifications from other instances, or the poll interval.
+async fn relay(
+    db: Db,
+    sender: broadcast::Sender<SharedEvent>,
+    head: watch::Sender<Option<i64>>,
+    mut local_commits: watch::Receiver<u64>,
+    mut notified: mpsc::Receiver<()>,
+) {
+    let every_scope = EventFilter {
+        scopes: vec![InventoryEventScope::Company, InventoryEventScope::Channel, InventoryEventScope::Warehouse],
+        ..EventFilter::default()
+    };
+    let mut last = loop {
+        match events::last_sequence(db.conn()).await {
+            Ok(last) => break last,
+            Err(err) => {
+                tracing::error!(error = %err.message(), "event relay: cannot read the event log; retrying");
+                tokio::time::sleep(POLL_INTERVAL).await;
+            }
+        }
+    };
+    head.send_replace(Some(last));
+
+    loop {
+        loop {
+            match events::events_after(db.conn(), last, &every_scope, PAGE).await {
+                Ok(page) => {
+                    let full = page.len() as u64 == PAGE;
+                    for event in page {
+                        last = event.sequence;
+                        // No receiver is not an error: nobody is subscribed right now.
+                        let _ = sender.send(Arc::new(event));
+                    }
+                    head.send_replace(Some(last));
+                    if !full {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::error!(error = %err.message(), "event relay: cannot read the event log; retrying");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            changed = local_commits.changed() => {
+                if changed.is_err() {
+                    // The database handle is gone; so is the server.
+                    return;
+                }
+            }
+            _ = notified.recv() => {}
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+        }
+    }
+}
+
+/// Listens for NOTIFY from every instance on the database and wakes the relay.
+async fn listen(db: Db, wake: mpsc::Sender<()>) {
+    let pool = db.conn().get_postgres_connection_pool().clone();
+    loop {
+        let mut listener = match sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(err) => {
+                tracing::warn!(error = %err, "event listener: cannot connect; the relay polls meanwhile");
+                tokio::time::sleep(POLL_INTERVAL).await;
+                continue;
+            }
+        };
+        if let Err(err) = listener.listen(events::NOTIFY_CHANNEL).await {
+            tracing::warn!(error = %err, "event listener: LISTEN failed; the relay polls meanwhile");
+            tokio::time::sleep(POLL_INTERVAL).await;
+            continue;
+        }
+        loop {
+            match listener.try_recv().await {
+                // A full wake channel already holds a wake-up; one is enough.
+                Ok(Some(_)) => {
+                    let _ = wake.try_send(());
+                }
+                // The connection was lost and is reconnected on the next call; notifications
+                // may have been lost meanwhile, so read the log now.
+                Ok(None) => {
+                    let _ = wake.try_send(());
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "event listener: connection failed; reconnecting");
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Rejects an `after` that is negative or beyond the last stored sequence (a client that
+/// would otherwise silently skip events up to it).
+async fn check_after(db: &Db, after: i64) -> Result<()> {
+    if after < 0 {
+        return Err(Error::invalid("after", format!("after must be a sequence of 0 or more, got {after}")));
+    }
+    let last = events::last_sequence(db.conn()).await?;
+    if after > last {
+        return Err(Error::invalid(
+            "after",
+            format!("after {after} is beyond the last stored sequence {last}: pass the last sequence you received, or omit after"),
+        ));
+    }
+    Ok(())
+}
+
+/// Fails when events after `last` were removed by the retention policy.
+async fn check_retained(db: &Db, last: i64) -> Result<()> {
+    let pruned = events::pruned_through(db.conn()).await?;
+    if last < pruned {
+        return Err(Error::invalid(
+            "after",
+            format!(
+                "events up to sequence {pruned} were removed by the retention policy, so the events after {last} cannot all be replayed; subscribe without after, or with after {pruned} or later, and reload the current stock"
+            ),
+        ));
+    }
+    Ok(())
+}
