@@ -24,7 +24,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder,
 };
 use serde_json::{Value, json};
-use stockroom::db::Db;
+use stockroom::{db::Db, service::activities::ActivityRegistry};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 /// Admin URL used to create and drop test databases when `STOCKROOM_TEST_POSTGRES_URL` is unset.
@@ -286,6 +286,8 @@ enum Store {
 /// A running server on its own fresh database.
 pub struct TestApp {
     pub backend: Backend,
+    /// The database URL, for starting more server instances on the same database.
+    url: String,
     pub statements: StatementLog,
     api: Api,
     /// The test's own connection, for reading tables directly.
@@ -300,6 +302,11 @@ pub struct TestApp {
 ///
 /// Panics with instructions when PostgreSQL is unreachable: PostgreSQL tests never skip.
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, ActivityRegistry::default()).await
+}
+
+/// Like [`spawn_app`], with the server running `activities` on low-stock crossings.
+pub async fn spawn_app_with(backend: Backend, activities: ActivityRegistry) -> TestApp {
     let (url, store) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("failed to create a temporary directory");
@@ -321,7 +328,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         }
     };
 
-    match start(backend, &url, store).await {
+    match start(backend, &url, store, activities).await {
         Ok(app) => app,
         Err((err, store)) => {
             drop_store(store).await;
@@ -336,11 +343,13 @@ async fn start(
     backend: Backend,
     url: &str,
     store: Store,
+    activities: ActivityRegistry,
 ) -> Result<TestApp, (anyhow::Error, Store)> {
     let mut db = match Db::connect(url).await {
         Ok(db) => db,
         Err(err) => return Err((err, store)),
     };
+    db.set_activities(activities);
 
     // The observer must be installed before the Db is cloned, so every clone reports to it.
     let statements = StatementLog::default();
@@ -375,6 +384,7 @@ async fn start(
 
     Ok(TestApp {
         backend,
+        url: url.to_owned(),
         statements,
         api,
         database,
@@ -480,6 +490,42 @@ impl TestApp {
         drop_store(self.store).await;
     }
 
+    /// Stops this app's own server; the database stays, for a test that restarts the server
+    /// with [`TestApp::spawn_instance`].
+    pub async fn stop_server(&self) {
+        if let Some(shutdown) = self.shutdown.lock().expect("shutdown lock").take() {
+            let _ = shutdown.send(());
+        }
+        let server = self.server.lock().expect("server lock").take();
+        if let Some(mut server) = server
+            && tokio::time::timeout(Duration::from_secs(5), &mut server).await.is_err()
+        {
+            server.abort();
+        }
+    }
+
+    /// Starts another server instance on this app's database, with its own pool and port.
+    pub async fn spawn_instance(&self) -> Instance {
+        let db = Db::connect(&self.url).await.expect("failed to connect another instance");
+        let (listener, address) = stockroom::app::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .expect("failed to bind another instance");
+        let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(stockroom::app::serve(listener, db.clone(), async move {
+            let _ = shutdown_rx.await;
+        }));
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .expect("failed to build the HTTP client");
+        Instance {
+            api: Api { http, url: format!("http://{address}/graphql") },
+            db,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+
     /// Returns a client for this server that can move into spawned tasks.
     pub fn api(&self) -> Api {
         self.api.clone()
@@ -503,6 +549,34 @@ impl TestApp {
     /// See [`Api::err`].
     pub async fn err(&self, query: &str, variables: Value) -> ApiError {
         self.api.err(query, variables).await
+    }
+}
+
+/// A further server instance on a test's database, stopped by [`Instance::stop`].
+pub struct Instance {
+    pub api: Api,
+    db: Db,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Instance {
+    /// The http:// URL of this instance's `/graphql`.
+    pub fn graphql_url(&self) -> String {
+        self.api.url.clone()
+    }
+
+    /// Stops the server and closes its pool.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(mut server) = self.server.take()
+            && tokio::time::timeout(Duration::from_secs(5), &mut server).await.is_err()
+        {
+            server.abort();
+        }
+        let _ = self.db.conn().clone().close().await;
     }
 }
 

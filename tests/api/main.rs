@@ -30,3 +30,4 @@ mod estimates;
 mod availability;
 mod ws;
 mod low_stock_events;
+mod event_delivery;
