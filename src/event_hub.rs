@@ -65,7 +65,12 @@ impl EventHub {
     /// Starts the relay (and, on PostgreSQL, the listener) on a pool of its own. The tasks stop
     /// when the hub is dropped. Must be called inside a Tokio runtime.
     pub fn start(db: Db) -> Arc<EventHub> {
-        let (sender, _) = broadcast::channel(BACKLOG);
+        EventHub::start_with_backlog(db, BACKLOG)
+    }
+
+    /// Like [`EventHub::start`], keeping `backlog` events for slow subscriptions.
+    pub fn start_with_backlog(db: Db, backlog: usize) -> Arc<EventHub> {
+        let (sender, _) = broadcast::channel(backlog);
         let (head_tx, head) = watch::channel(None);
         let mut tasks = Vec::new();
 
@@ -146,6 +151,8 @@ impl EventHub {
                         }
                         Err(broadcast::error::RecvError::Lagged(skipped)) => {
                             tracing::debug!(skipped, last, "subscription fell behind; resuming from the event log");
+                            #[cfg(test)]
+                            tests::LAGGED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             continue 'replay;
                         }
                         Err(broadcast::error::RecvError::Closed) => return,
@@ -231,7 +238,8 @@ async fn relay(
                     return;
                 }
             }
-            _ = notified.recv() => {}
+            // On SQLite there is no listener and the channel is closed; the branch is then off.
+            Some(()) = notified.recv() => {}
             () = tokio::time::sleep(POLL_INTERVAL) => {}
         }
     }
@@ -303,4 +311,79 @@ async fn check_retained(db: &Db, last: i64) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+
+    use futures_util::StreamExt;
+    use sea_orm::{EntityTrait, Set};
+
+    use super::*;
+
+    /// Times a subscription of this test binary resumed from the log after falling behind.
+    pub(super) static LAGGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    async fn write_events(db: &Db, count: usize) {
+        db.write(|txn| {
+            Box::pin(async move {
+                let rows = (0..count).map(|_| inventory_event::ActiveModel {
+                    kind: Set("STOCK_CHANGED".into()),
+                    scope: Set("COMPANY".into()),
+                    sku_id: Set(1),
+                    sku_code: Set("SKU-1".into()),
+                    warehouse_id: Set(None),
+                    channel_id: Set(None),
+                    on_hand: Set(1),
+                    safety_stock: Set(0),
+                    booked: Set(0),
+                    available_before: Set(None),
+                    available_after: Set(1),
+                    threshold: Set(None),
+                    activity_key: Set(None),
+                    activity_status: Set(None),
+                    activity_error: Set(None),
+                    occurred_at: Set(chrono::Utc::now()),
+                    ..Default::default()
+                });
+                inventory_event::Entity::insert_many(rows).exec_without_returning(txn).await?;
+                Ok(())
+            })
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn wait_for_head(hub: &EventHub, sequence: i64) {
+        let mut head = hub.head.clone();
+        tokio::time::timeout(Duration::from_secs(10), head.wait_for(|head| head.is_some_and(|h| h >= sequence)))
+            .await
+            .expect("the relay reads the log within 10 s")
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn lagging_subscription_resumes_from_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("events.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        let hub = EventHub::start_with_backlog(db.clone(), 4);
+        wait_for_head(&hub, 0).await;
+        let filter = EventFilter { scopes: vec![InventoryEventScope::Company], ..EventFilter::default() };
+        let mut stream = pin!(hub.subscribe(filter, Some(0)).await.unwrap());
+
+        // The first event puts the subscription in its live phase.
+        write_events(&db, 1).await;
+        wait_for_head(&hub, 1).await;
+        assert_eq!(stream.next().await.unwrap().unwrap().sequence, 1);
+
+        // Fifty more pass while it reads nothing: far more than its backlog of four.
+        write_events(&db, 50).await;
+        wait_for_head(&hub, 51).await;
+        for sequence in 2..=51 {
+            assert_eq!(stream.next().await.unwrap().unwrap().sequence, sequence);
+        }
+        assert_eq!(LAGGED.load(std::sync::atomic::Ordering::Relaxed), 1, "the subscription resumed from the log once");
+    }
 }
