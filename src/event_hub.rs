@@ -386,4 +386,24 @@ mod tests {
         }
         assert_eq!(LAGGED.load(std::sync::atomic::Ordering::Relaxed), 1, "the subscription resumed from the log once");
     }
+
+    #[tokio::test]
+    async fn replay_past_retention_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("events.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        write_events(&db, 3).await;
+        let removed = events::prune(&db, chrono::Utc::now() + chrono::Duration::seconds(1)).await.unwrap();
+        assert_eq!(removed, 3);
+        write_events(&db, 1).await;
+        let hub = EventHub::start(db.clone());
+        let filter = EventFilter { scopes: vec![InventoryEventScope::Company], ..EventFilter::default() };
+
+        let mut refused = pin!(hub.subscribe(filter.clone(), Some(1)).await.unwrap());
+        let err = refused.next().await.unwrap().unwrap_err();
+        assert!(err.message().contains("removed by the retention policy"), "{}", err.message());
+
+        let mut resumed = pin!(hub.subscribe(filter, Some(3)).await.unwrap());
+        assert_eq!(resumed.next().await.unwrap().unwrap().sequence, 4);
+    }
 }

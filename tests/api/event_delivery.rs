@@ -225,3 +225,41 @@ mod failing_activity_keeps_change {
         failing_activity_keeps_change(Backend::Postgres).await;
     }
 }
+
+// Concurrent changes of one SKU in two warehouses report its crossing exactly once, with
+// availableBefore and availableAfter one unit apart.
+both_databases!(multi_thread, concurrent_changes_cross_once, |app| async move {
+    let first = app.create_warehouse("East").await;
+    let second = app.create_warehouse("West").await;
+    let api = app.api();
+    stock_sku(&api, "RUSH-1", &first, 20, None).await;
+    set_on_hand(&api, "RUSH-1", &second, 20).await;
+
+    // 40 units, threshold 5: 36 single-unit takes end at 4, crossing at the 35th.
+    let mut tasks = Vec::new();
+    for index in 0..36 {
+        let api = app.api();
+        let warehouse = if index % 2 == 0 { first.clone() } else { second.clone() };
+        tasks.push(tokio::spawn(async move {
+            let input = json!({ "input": { "sku": "RUSH-1", "warehouseId": warehouse, "delta": -1 } });
+            api.ok(&adjust_inventory_mutation(), input).await;
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    let query = format!("{{ inventoryEvents(filter: {{ kinds: [LOW_STOCK, OUT_OF_STOCK, BACK_IN_STOCK], scopes: [COMPANY] }}) {{ {EVENT_FIELDS} }} }}");
+    let events = app.ok(&query, json!({})).await["inventoryEvents"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 1, "{}", pretty(&Value::Array(events.clone())));
+    assert_eq!(events[0]["kind"], "LOW_STOCK");
+    assert_eq!(int(&events[0]["availableBefore"]), 6);
+    assert_eq!(int(&events[0]["availableAfter"]), 5);
+
+    // Every company STOCK_CHANGED reports a distinct total, one unit apart, in sequence order.
+    let query = format!("{{ inventoryEvents(first: 500, filter: {{ kinds: [STOCK_CHANGED], scopes: [COMPANY] }}) {{ {EVENT_FIELDS} }} }}");
+    let changes = app.ok(&query, json!({})).await["inventoryEvents"].as_array().unwrap().clone();
+    let totals: Vec<i64> = changes.iter().map(|e| int(&e["availableAfter"])).collect();
+    let expected: Vec<i64> = std::iter::once(20).chain((4..=40).rev()).collect();
+    assert_eq!(totals, expected, "company totals in sequence order");
+});
