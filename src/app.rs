@@ -16,9 +16,15 @@ use crate::{
     service::{bookings, events},
 };
 
+/// Builds the router with default [`Settings`]; see [`router_with`].
+pub fn router(db: Db) -> Router {
+    router_with(db, &Settings::default())
+}
+
 /// Builds the router: GraphQL at `/graphql`, GraphiQL at `/`, health at `/health`. Starts the
 /// event relay that feeds subscriptions; it stops when the router is dropped.
-pub fn router(db: Db) -> Router {
+pub fn router_with(db: Db, settings: &Settings) -> Router {
+    let _ = settings;
     let schema = graphql::build_schema(db.clone(), EventHub::start(db.clone()));
     crate::http::graphql_routes(schema)
         .route("/health", get(health))
@@ -82,7 +88,7 @@ pub async fn serve_with(
     if let Some(retention) = settings.event_retention {
         background.push(tokio::spawn(prune_events(db.clone(), retention)));
     }
-    let app = router(db);
+    let app = router_with(db, &settings);
     let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     for task in background {
         task.abort();

@@ -30,6 +30,12 @@ pub enum ErrorCode {
     WarehouseInactive,
     /// The warehouse still holds stock, bookings or replenishments.
     WarehouseNotEmpty,
+    /// The request carries no valid API token.
+    Unauthenticated,
+    /// The token's role or channels do not allow the operation.
+    Forbidden,
+    /// The query is deeper, larger or more complex than the server's limits allow.
+    QueryTooComplex,
 }
 
 impl ErrorCode {
@@ -45,6 +51,9 @@ impl ErrorCode {
             ErrorCode::BookingNotActive => "BOOKING_NOT_ACTIVE",
             ErrorCode::WarehouseInactive => "WAREHOUSE_INACTIVE",
             ErrorCode::WarehouseNotEmpty => "WAREHOUSE_NOT_EMPTY",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
         }
     }
 }
