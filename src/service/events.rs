@@ -1,8 +1,8 @@
 //! Inventory events: detecting low-stock crossings and stock changes, and the durable log.
 //!
-//! Every write transaction records which SKUs it touched (see [`touch_sku`] and friends; the
-//! ledger and the item writer call them, so no stock path can forget). Before the transaction
-//! commits, [`crate::db::Db::write`] calls [`settle`], which judges each touched SKU in every
+//! Every write transaction records which SKUs it touched through [`touch_sku`] and its
+//! siblings. The ledger and the item writer call them, so no stock path can forget. Before the
+//! transaction commits, [`crate::db::Db::write`] calls [`settle`], which judges each touched SKU in every
 //! scope and compares the result with what was last reported, stored in `stock_watch`:
 //!
 //! - the company: available over all active warehouses against `minStockQuantity`;
@@ -47,7 +47,7 @@ pub const NOTIFY_CHANNEL: &str = "stockroom_inventory_events";
 /// SKUs judged per round of statements; keeps every `IN (…)` list and batch insert small.
 const CHUNK: usize = 500;
 
-/// What an event reports.
+/// The kind of an inventory event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum InventoryEventKind {
     /// Available fell from above the threshold to at or below it.
@@ -61,7 +61,7 @@ pub enum InventoryEventKind {
 }
 
 impl InventoryEventKind {
-    /// The stored form.
+    /// Returns the stored form.
     pub fn as_str(self) -> &'static str {
         match self {
             InventoryEventKind::LowStock => "LOW_STOCK",
@@ -95,7 +95,7 @@ pub enum InventoryEventScope {
 }
 
 impl InventoryEventScope {
-    /// The stored form.
+    /// Returns the stored form.
     pub fn as_str(self) -> &'static str {
         match self {
             InventoryEventScope::Company => "COMPANY",
@@ -627,7 +627,7 @@ async fn append(txn: &DatabaseTransaction, events: Vec<inventory_event::ActiveMo
 
 // ---------------------------------------------------------------- reading the log
 
-/// Which events a reader wants.
+/// A reader's choice of events.
 #[derive(Clone, Debug, Default)]
 pub struct EventFilter {
     /// Only these kinds; all when empty.
