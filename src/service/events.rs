@@ -37,7 +37,7 @@ use sea_orm::{
 
 use super::{
     activities::{ActivityRegistry, LowStockCrossing},
-    catalog, now,
+    bookings, catalog, now,
 };
 use crate::error::Result;
 
@@ -261,6 +261,13 @@ async fn settle_chunk(
         .into_model()
         .all(txn)
         .await?;
+    // A booking past its expiry holds nothing, as in the stock queries, even before the sweeper
+    // has marked it; otherwise a change that does not sweep first would judge a stale hold.
+    let expired = bookings::expired_holds(txn, sku_ids).await?;
+    let mut items = items;
+    for item in &mut items {
+        item.booked -= expired.get(&(item.warehouse_id, item.sku_id)).copied().unwrap_or(0);
+    }
     let warehouse_ids: BTreeSet<i64> = items.iter().map(|item| item.warehouse_id).collect();
     let links: Vec<(i64, i64)> = if warehouse_ids.is_empty() {
         Vec::new()

@@ -31,3 +31,4 @@ mod availability;
 mod ws;
 mod low_stock_events;
 mod event_delivery;
+mod event_paths;
