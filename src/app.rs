@@ -3,17 +3,23 @@
 //! `main` and the tests both start the server through [`serve`], so tests run exactly the
 //! production stack on a port the operating system picks.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get};
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, time::Instant};
 
 use crate::{
+    auth::{AuthMode, Authenticator},
     db::Db,
     event_hub::EventHub,
     graphql,
+    http::cors::{self, CorsOrigins},
+    limits::Limits,
+    metrics::Metrics,
     service::{bookings, events},
+    shutdown::Shutdown,
+    telemetry,
 };
 
 /// Builds the router with default [`Settings`]; see [`router_with`].
@@ -21,15 +27,49 @@ pub fn router(db: Db) -> Router {
     router_with(db, &Settings::default())
 }
 
-/// Builds the router: GraphQL at `/graphql`, GraphiQL at `/`, health at `/health`. Starts the
-/// event relay that feeds subscriptions; it stops when the router is dropped.
+/// Builds the router: GraphQL at `/graphql`, GraphiQL at `/`, health at `/health`, metrics at
+/// `/metrics`. Starts the event relay that feeds subscriptions; it stops when the router is
+/// dropped.
 pub fn router_with(db: Db, settings: &Settings) -> Router {
-    let _ = settings;
-    let schema = graphql::build_schema(db.clone(), EventHub::start(db.clone()));
-    crate::http::graphql_routes(schema)
-        .route("/health", get(health))
-        .layer(axum::Extension(db))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+    App::build(db, settings).router
+}
+
+/// A built app: its router, and what its shutdown has to reach.
+struct App {
+    router: Router,
+    hub: Arc<EventHub>,
+    shutdown: Shutdown,
+}
+
+impl App {
+    /// Builds the router, the event hub and the shutdown signal of one server.
+    fn build(db: Db, settings: &Settings) -> App {
+        let hub = EventHub::start(db.clone());
+        let shutdown = Shutdown::default();
+        let metrics = Arc::new(Metrics::new(db.clone(), Arc::clone(&hub), shutdown.clone()));
+        let schema = graphql::build_schema(db.clone(), Arc::clone(&hub), &settings.limits);
+        let scrape = Arc::clone(&metrics);
+        let router = crate::http::graphql_routes(schema)
+            .route("/health", get(health))
+            // Public like /health, because it shows counts and operation names, never inventory
+            // data (see the README's "Operations").
+            .route("/metrics", get(move || crate::metrics::serve(Arc::clone(&scrape))))
+            .layer(axum::Extension(Authenticator::new(db.clone(), settings.auth)))
+            .layer(axum::Extension(db))
+            // The GraphQL handler reads the body and batch limits from here.
+            .layer(axum::Extension(settings.limits.clone()))
+            // WebSocket connections watch it to close at shutdown.
+            .layer(axum::Extension(shutdown.clone()));
+        let router = match cors::layer(&settings.cors_origins) {
+            Some(cors) => router.layer(cors),
+            None => router,
+        };
+        // Outermost, so every response (preflights too) gets an id and every log line a span.
+        let router = router
+            .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+            .layer(axum::middleware::from_fn_with_state(metrics, telemetry::track_request));
+        App { router, hub, shutdown }
+    }
 }
 
 /// Reports liveness and whether the database answers.
@@ -59,11 +99,27 @@ const EVENT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 pub struct Settings {
     /// How long inventory events are kept for replay; `None` keeps them forever.
     pub event_retention: Option<chrono::Duration>,
+    /// Whether requests need an API token. Off by default, so tests and tools that embed the
+    /// server need none; the `serve` command turns it on unless given `--no-auth`.
+    pub auth: AuthMode,
+    /// Limits on the size and shape of requests.
+    pub limits: Limits,
+    /// How long in-flight requests and WebSocket operations get to finish once shutdown
+    /// starts. What still runs then is cut off.
+    pub shutdown_grace: Duration,
+    /// The web origins that may call the API from a browser, none by default.
+    pub cors_origins: CorsOrigins,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { event_retention: Some(chrono::Duration::days(30)) }
+        Settings {
+            event_retention: Some(chrono::Duration::days(30)),
+            auth: AuthMode::Disabled,
+            limits: Limits::default(),
+            shutdown_grace: Duration::from_secs(10),
+            cors_origins: CorsOrigins::SameOrigin,
+        }
     }
 }
 
@@ -77,22 +133,83 @@ pub async fn serve(
 }
 
 /// Serves the app on an already bound listener until `shutdown` completes, sweeping expired
-/// bookings and removing events past their retention in the background meanwhile.
+/// bookings and removing events past their retention in the background meanwhile. Then shuts
+/// down gracefully within `settings.shutdown_grace`; see [`shut_down`].
 pub async fn serve_with(
     listener: TcpListener,
     db: Db,
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut background = vec![tokio::spawn(sweep_expired_bookings(db.clone()))];
+    // The sweeper and the pruner use a pool of their own, so they never wait behind requests for
+    // a connection (nor show up in a test's count of the requests' statements).
+    let chores = match db.background_pool().await {
+        Ok(pool) => pool,
+        Err(err) => {
+            tracing::warn!(error = format!("{err:#}"), "no separate pool for background work; sharing the request pool");
+            db.clone()
+        }
+    };
+    let mut background = vec![tokio::spawn(sweep_expired_bookings(chores.clone()))];
     if let Some(retention) = settings.event_retention {
-        background.push(tokio::spawn(prune_events(db.clone(), retention)));
+        background.push(tokio::spawn(prune_events(chores.clone(), retention)));
     }
-    let app = router_with(db, &settings);
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let app = App::build(db, &settings);
+    let stopping = app.shutdown.clone();
+    let serving = axum::serve(listener, app.router)
+        .with_graceful_shutdown(async move { stopping.started().await; })
+        .into_future();
+    tokio::pin!(serving);
+
+    let ended_early = tokio::select! {
+        result = &mut serving => Some(result),
+        () = shutdown => None,
+    };
+    let result = match ended_early {
+        Some(result) => result,
+        None => shut_down(serving, &app.shutdown, &app.hub, settings.shutdown_grace).await,
+    };
     for task in background {
         task.abort();
     }
+    result
+}
+
+/// Shuts the server down within `grace`. axum stops accepting connections and lets in-flight
+/// requests finish, the event hub ends every subscription, and each WebSocket connection
+/// closes once its operations have ended. What still runs when `grace` is over is cut off,
+/// because the process exits (embedded, those tasks are no longer awaited).
+async fn shut_down(
+    serving: Pin<&mut impl Future<Output = std::io::Result<()>>>,
+    shutdown: &Shutdown,
+    hub: &EventHub,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let started = Instant::now();
+    tracing::info!(
+        grace_seconds = grace.as_secs_f64(),
+        websocket_connections = shutdown.open_connections(),
+        subscriptions = hub.subscriber_count(),
+        "shutdown started: refusing new connections, finishing in-flight requests, ending subscriptions"
+    );
+    shutdown.begin(started + grace);
+    hub.shut_down();
+
+    let finished = tokio::time::timeout(grace, async {
+        let result = serving.await;
+        shutdown.connections_closed().await;
+        result
+    })
+    .await;
+    let result = finished.unwrap_or_else(|_| {
+        tracing::warn!(
+            grace_seconds = grace.as_secs_f64(),
+            websocket_connections = shutdown.open_connections(),
+            "the shutdown grace period is over with requests or connections still open; they are cut off"
+        );
+        Ok(())
+    });
+    tracing::info!(duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "shutdown finished");
     result
 }
 

@@ -1,11 +1,13 @@
-//! The command line: `serve`, `migrate`, `schema` and `import`.
+//! The command line: `serve`, `migrate`, `schema`, `import` and `token`.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{net::SocketAddr, num::NonZeroUsize, path::PathBuf};
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::{app, db::{self, Db}, demo, graphql, import};
+use crate::{app, auth, db::{self, Db}, demo, graphql, graphql::connection::MAX_PAGE_SIZE, import, limits::Limits};
+use crate::http::cors::CorsOrigins;
+use std::time::Duration;
 
 /// Stockroom: a GraphQL inventory server for warehouses, channels, stock and bookings.
 #[derive(Debug, Parser)]
@@ -37,6 +39,67 @@ pub struct DatabaseArgs {
     pub database_url: String,
 }
 
+/// Limits on the size and shape of requests, described in [`crate::limits`]. Every option is
+/// also an environment variable.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Maximum nesting depth of fields in a query. GraphiQL's schema query needs 15.
+    #[arg(long, env = "STOCKROOM_MAX_QUERY_DEPTH", default_value_t = Limits::default().max_depth)]
+    pub max_query_depth: usize,
+    /// Maximum number of fields a query may select, counting each fragment spread in full.
+    #[arg(long, env = "STOCKROOM_MAX_QUERY_COMPLEXITY", default_value_t = Limits::default().max_complexity)]
+    pub max_query_complexity: usize,
+    /// Maximum number of aliased fields in one query document.
+    #[arg(long, env = "STOCKROOM_MAX_QUERY_ALIASES", default_value_t = Limits::default().max_aliases)]
+    pub max_query_aliases: usize,
+    /// Maximum page size of a list (`first` or `last`), from 1 to 500.
+    #[arg(long, env = "STOCKROOM_MAX_PAGE_SIZE", default_value_t = Limits::default().max_page_size,
+          value_parser = clap::value_parser!(u64).range(1..=MAX_PAGE_SIZE))]
+    pub max_page_size: u64,
+    /// Maximum number of requests in one batch (a JSON array of requests in one POST).
+    #[arg(long, env = "STOCKROOM_MAX_BATCH_SIZE", default_value_t = Limits::default().max_batch_size)]
+    pub max_batch_size: usize,
+    /// Maximum POST body size in bytes. A larger body gets HTTP 413.
+    #[arg(long, env = "STOCKROOM_MAX_BODY_BYTES", default_value_t = Limits::default().max_body_bytes)]
+    pub max_body_bytes: usize,
+    /// Disable introspection (`__schema`, `__type`). GraphiQL and schema tools then stop working.
+    #[arg(long, env = "STOCKROOM_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+    /// Number of automatic persisted queries this server instance keeps in memory.
+    #[arg(long, env = "STOCKROOM_PERSISTED_QUERY_CACHE_SIZE", default_value_t = Limits::default().persisted_query_cache_size)]
+    pub persisted_query_cache_size: NonZeroUsize,
+}
+
+/// How the server shuts down and which web pages may call it.
+#[derive(Debug, Args)]
+pub struct OperationArgs {
+    /// Seconds that in-flight requests and WebSocket operations get to finish after SIGTERM
+    /// or Ctrl-C; what still runs then is cut off.
+    #[arg(long, env = "STOCKROOM_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+    /// A web origin that may call the API from a browser, such as
+    /// `https://shop.example.com`; repeat for more (comma-separated in the environment
+    /// variable). `*` allows any origin, for development. Without it, only pages served by
+    /// Stockroom itself may.
+    #[arg(long = "cors-origin", env = "STOCKROOM_CORS_ORIGINS", value_name = "ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(args: LimitArgs) -> Self {
+        Limits {
+            max_depth: args.max_query_depth,
+            max_complexity: args.max_query_complexity,
+            max_aliases: args.max_query_aliases,
+            max_page_size: args.max_page_size,
+            max_batch_size: args.max_batch_size,
+            max_body_bytes: args.max_body_bytes,
+            introspection: !args.no_introspection,
+            persisted_query_cache_size: args.persisted_query_cache_size,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the GraphQL server (GraphiQL at `/`, the API at `/graphql`).
@@ -54,6 +117,15 @@ pub enum Command {
         /// them forever.
         #[arg(long, env = "STOCKROOM_EVENT_RETENTION_DAYS", default_value_t = 30)]
         event_retention_days: u32,
+        /// Serve without API tokens: every request may read and change everything. For
+        /// development only. On by default with `--demo`; `--no-auth=false` requires tokens
+        /// there too.
+        #[arg(long, env = "STOCKROOM_NO_AUTH", num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+        no_auth: Option<bool>,
+        #[command(flatten)]
+        limits: LimitArgs,
+        #[command(flatten)]
+        operations: OperationArgs,
     },
     /// Apply pending database migrations and exit.
     Migrate {
@@ -65,6 +137,41 @@ pub enum Command {
     /// Load inventory data from files.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once; only its hash is stored.
+    Create {
+        /// The role, which decides the operations the token may use.
+        #[arg(long, value_enum)]
+        role: auth::Role,
+        /// Limit a storefront or alerts token to this channel, given by its `id` or its
+        /// external reference code; repeat for more channels. Without it such a token is valid
+        /// for every channel.
+        #[arg(long = "channel", value_name = "ID")]
+        channels: Vec<String>,
+        /// A label for people, such as "web store".
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// List every token (never its secret): id, name, role, channels, created, revoked.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Revoke a token; running servers reject it within seconds.
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,17 +213,23 @@ pub enum ImportCommand {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, database, demo: with_demo, event_retention_days } => {
+        Command::Serve { listen, database, demo: with_demo, event_retention_days, no_auth, limits, operations } => {
+            let cors_origins = CorsOrigins::parse(&operations.cors_origins).map_err(anyhow::Error::msg).context("invalid --cors-origin")?;
             let db = open(&database.database_url).await?;
             if with_demo {
                 demo::fill_if_empty(&db).await.map_err(|err| anyhow::anyhow!(err.message())).context("failed to write the demo inventory")?;
             }
+            let auth = auth_mode(&db, no_auth.unwrap_or(with_demo)).await?;
             let (listener, local) = app::bind(listen)
                 .await
                 .with_context(|| format!("failed to listen on {listen}: is another server using the port? Pick another with --listen"))?;
             tracing::info!(address = %local, database = %db::redact(&database.database_url), "Stockroom listening; GraphiQL at http://{local}/");
             let settings = app::Settings {
                 event_retention: (event_retention_days > 0).then(|| chrono::Duration::days(i64::from(event_retention_days))),
+                auth,
+                limits: limits.into(),
+                shutdown_grace: Duration::from_secs(operations.shutdown_grace_seconds),
+                cors_origins,
             };
             app::serve_with(listener, db, settings, shutdown_signal()).await.context("server failed")?;
             tracing::info!("Stockroom stopped");
@@ -132,7 +245,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Import(command) => import::run(command).await,
+        Command::Token(command) => auth::command::run(command).await,
     }
+}
+
+/// Chooses whether the server requires tokens, and logs the choice.
+async fn auth_mode(db: &Db, no_auth: bool) -> anyhow::Result<auth::AuthMode> {
+    if no_auth {
+        tracing::warn!("authentication is off (--no-auth, or --demo without --no-auth=false): every request may read and change everything; never expose this server");
+        return Ok(auth::AuthMode::Disabled);
+    }
+    let active = crate::service::tokens::count_active(db.conn()).await.map_err(|err| anyhow::anyhow!(err.message()))?;
+    if active == 0 {
+        tracing::warn!("no API token exists yet, so every request will be rejected: create one with `stockroom token create --role admin`");
+    }
+    Ok(auth::AuthMode::Required)
 }
 
 /// Connects and migrates.
@@ -157,9 +284,9 @@ async fn shutdown_signal() {
     };
     #[cfg(not(unix))]
     let terminate = std::future::pending::<()>();
+    // `app::serve_with` logs the start and the end of the shutdown.
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }

@@ -39,11 +39,22 @@ pub struct Db {
     write_gate: Option<Arc<Mutex<()>>>,
     /// The low-stock activities that write transactions run.
     activities: Arc<ActivityRegistry>,
-    /// Counts commits that wrote inventory events, so this instance's event relay wakes at
-    /// once instead of waiting for its next poll.
+    /// Counts the inventory events this process has committed. Its event relay wakes at each
+    /// change instead of waiting for its next poll, and `/metrics` reports the total.
     events_written: Arc<watch::Sender<u64>>,
     /// The URL connected to, when known, so the event relay can open a pool of its own.
     url: Option<Arc<str>>,
+}
+
+/// Connections of a pool at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections lent to a request or transaction.
+    pub in_use: u32,
+    /// Open connections waiting to be lent.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
 }
 
 /// Boxed future returned by a transaction body.
@@ -136,6 +147,29 @@ impl Db {
         self.events_written.subscribe()
     }
 
+    /// How many inventory events this process has committed since it connected.
+    pub fn events_written_total(&self) -> u64 {
+        *self.events_written.borrow()
+    }
+
+    /// Returns how many connections the request pool has in use and idle, and its maximum.
+    pub fn pool_usage(&self) -> PoolUsage {
+        let (size, idle, max) = match self.backend() {
+            DatabaseBackend::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            DatabaseBackend::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            // Only SQLite and PostgreSQL URLs are accepted by `connect`.
+            _ => (0, 0, 0),
+        };
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        PoolUsage { in_use: size - idle, idle, max }
+    }
+
     /// Calls `observer` with the SQL of every statement run from now on. Tests use it to count
     /// statements; it must be set before the `Db` is cloned.
     pub fn observe_statements(&mut self, observer: impl Fn(&str) + Send + Sync + 'static) {
@@ -199,7 +233,7 @@ impl Db {
             };
             let outcome = outcome.map(|(value, written)| {
                 if written > 0 {
-                    self.events_written.send_modify(|count| *count += 1);
+                    self.events_written.send_modify(|count| *count += written as u64);
                 }
                 value
             });

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     Forbidden,
     /// The query is deeper, larger or more complex than the server's limits allow.
     QueryTooComplex,
+    /// The server does not know the hash of an automatic persisted query: the client sends the
+    /// query again with its hash (Apollo's protocol, whose name for the code this is).
+    PersistedQueryNotFound,
 }
 
 impl ErrorCode {
@@ -54,6 +57,7 @@ impl ErrorCode {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::Forbidden => "FORBIDDEN",
             ErrorCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
         }
     }
 }

@@ -13,8 +13,18 @@
 //! subscription's backlog in the relay is bounded; one that falls behind (a client that reads
 //! slowly) is told so by the channel and goes back to reading the log from its last sequence,
 //! so it neither slows the others nor loses events.
+//!
+//! When the server shuts down, [`EventHub::shut_down`] ends every subscription, each at the
+//! last sequence it delivered. A WebSocket connection that runs its subscriptions inside a
+//! [`ResumePoint`] learns the lowest of them, so it can tell the client where to resume.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use async_stream::stream;
 use entity::inventory_event;
@@ -50,6 +60,12 @@ pub struct EventHub {
     sender: broadcast::Sender<SharedEvent>,
     /// The last sequence the relay has read; `None` until it has read the log once.
     head: watch::Receiver<Option<i64>>,
+    /// Becomes true when the server shuts down, which ends every subscription.
+    stopping: watch::Sender<bool>,
+    /// Subscriptions open now.
+    subscribers: Arc<AtomicUsize>,
+    /// Events the relay has read and broadcast since it started.
+    relayed: Arc<AtomicU64>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -77,16 +93,43 @@ impl EventHub {
         let relay_sender = sender.clone();
         let local_commits = db.events_written();
         let main_db = db.clone();
+        let relayed = Arc::new(AtomicU64::new(0));
+        let relay_count = Arc::clone(&relayed);
         tasks.push(tokio::spawn(async move {
             let db = connect_background(&main_db).await;
             let (wake_tx, wake_rx) = mpsc::channel(1);
             let listener = (db.backend() == DatabaseBackend::Postgres).then(|| tokio::spawn(listen(db.clone(), wake_tx)));
-            relay(db, relay_sender, head_tx, local_commits, wake_rx).await;
+            relay(db, relay_sender, head_tx, local_commits, wake_rx, relay_count).await;
             if let Some(listener) = listener {
                 listener.abort();
             }
         }));
-        Arc::new(EventHub { db, sender, head, tasks })
+        Arc::new(EventHub {
+            db,
+            sender,
+            head,
+            stopping: watch::Sender::new(false),
+            subscribers: Arc::new(AtomicUsize::new(0)),
+            relayed,
+            tasks,
+        })
+    }
+
+    /// Ends every subscription, now and from now on. Each stops after the last event it
+    /// delivered, and one made later ends at once. The server calls it when it shuts down.
+    pub fn shut_down(&self) {
+        self.stopping.send_replace(true);
+    }
+
+    /// Returns the number of subscriptions open now.
+    pub fn subscriber_count(&self) -> usize {
+        self.subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Returns the number of events the relay has read from the log and broadcast since it
+    /// started.
+    pub fn events_relayed(&self) -> u64 {
+        self.relayed.load(Ordering::Relaxed)
     }
 
     /// The stream of events passing `filter`: first the stored ones after `after`, then live
@@ -103,6 +146,8 @@ impl EventHub {
         // Subscribe before reading anything, so no event falls between the replay and the live
         // stream.
         let mut live = self.sender.subscribe();
+        let mut stopping = self.stopping.subscribe();
+        let subscriber = Subscriber::count(&self.subscribers);
         let mut last = match after {
             Some(after) => {
                 check_after(&self.db, after).await?;
@@ -113,9 +158,15 @@ impl EventHub {
         let hub = Arc::clone(self);
 
         Ok(stream! {
+            // Counted while the stream lives.
+            let _subscriber = subscriber;
             'replay: loop {
                 // Replay from the log up to what is stored now.
                 loop {
+                    if *stopping.borrow() {
+                        ResumePoint::note(last);
+                        return;
+                    }
                     if let Err(err) = check_retained(&hub.db, last).await {
                         yield Err(err);
                         return;
@@ -139,7 +190,17 @@ impl EventHub {
 
                 // Follow the relay; anything at or below `last` was replayed already.
                 loop {
-                    match live.recv().await {
+                    let received = tokio::select! {
+                        // Stopping wins over queued events: the client gets them when it
+                        // resumes after `last`.
+                        biased;
+                        _ = stopping.wait_for(|stopping| *stopping) => {
+                            ResumePoint::note(last);
+                            return;
+                        }
+                        received = live.recv() => received,
+                    };
+                    match received {
                         Ok(event) => {
                             if event.sequence <= last {
                                 continue;
@@ -173,6 +234,54 @@ impl EventHub {
     }
 }
 
+/// Counts one open subscription until dropped.
+struct Subscriber {
+    subscribers: Arc<AtomicUsize>,
+}
+
+impl Subscriber {
+    fn count(subscribers: &Arc<AtomicUsize>) -> Subscriber {
+        subscribers.fetch_add(1, Ordering::Relaxed);
+        Subscriber { subscribers: Arc::clone(subscribers) }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+tokio::task_local! {
+    static RESUME_POINT: ResumePoint;
+}
+
+/// Where the subscriptions of one client connection can resume after [`EventHub::shut_down`]
+/// ended them: the lowest sequence any of them had delivered. Resuming there with `after`
+/// misses nothing; a subscription that had gone further sees a few events again.
+#[derive(Clone, Debug, Default)]
+pub struct ResumePoint(Arc<Mutex<Option<i64>>>);
+
+impl ResumePoint {
+    /// Runs `future` with this resume point noting the subscriptions that end inside it.
+    pub async fn scope<F: Future>(&self, future: F) -> F::Output {
+        RESUME_POINT.scope(self.clone(), future).await
+    }
+
+    /// The sequence to resume after, once a subscription of the scope has been shut down.
+    pub fn sequence(&self) -> Option<i64> {
+        *self.0.lock().expect("BUG: the lock is never held across a panic")
+    }
+
+    /// Notes, in the caller's scope if any, that a subscription stopped after `last`.
+    fn note(last: i64) {
+        let _ = RESUME_POINT.try_with(|point| {
+            let mut sequence = point.0.lock().expect("BUG: the lock is never held across a panic");
+            *sequence = Some(sequence.map_or(last, |sequence| sequence.min(last)));
+        });
+    }
+}
+
 /// The relay's own pool, retried until the database answers.
 async fn connect_background(db: &Db) -> Db {
     loop {
@@ -194,6 +303,7 @@ async fn relay(
     head: watch::Sender<Option<i64>>,
     mut local_commits: watch::Receiver<u64>,
     mut notified: mpsc::Receiver<()>,
+    relayed: Arc<AtomicU64>,
 ) {
     let every_scope = EventFilter {
         scopes: vec![InventoryEventScope::Company, InventoryEventScope::Channel, InventoryEventScope::Warehouse],
@@ -219,6 +329,7 @@ async fn relay(
                         last = event.sequence;
                         // No receiver is not an error: nobody is subscribed right now.
                         let _ = sender.send(Arc::new(event));
+                        relayed.fetch_add(1, Ordering::Relaxed);
                     }
                     head.send_replace(Some(last));
                     if !full {
@@ -385,6 +496,34 @@ mod tests {
             assert_eq!(stream.next().await.unwrap().unwrap().sequence, sequence);
         }
         assert_eq!(LAGGED.load(std::sync::atomic::Ordering::Relaxed), 1, "the subscription resumed from the log once");
+    }
+
+    #[tokio::test]
+    async fn shut_down_ends_subscriptions_at_their_last_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}?mode=rwc", dir.path().join("events.db").display())).await.unwrap();
+        db.migrate().await.unwrap();
+        let hub = EventHub::start(db.clone());
+        wait_for_head(&hub, 0).await;
+        let filter = EventFilter { scopes: vec![InventoryEventScope::Company], ..EventFilter::default() };
+        let point = ResumePoint::default();
+
+        point
+            .scope(async {
+                let mut stream = pin!(hub.subscribe(filter.clone(), Some(0)).await.unwrap());
+                write_events(&db, 1).await;
+                assert_eq!(stream.next().await.unwrap().unwrap().sequence, 1);
+                assert_eq!(hub.subscriber_count(), 1, "while the subscription is open");
+
+                hub.shut_down();
+                assert!(stream.next().await.is_none(), "the subscription ends");
+            })
+            .await;
+
+        assert_eq!(point.sequence(), Some(1), "the resume point is the last delivered sequence");
+        assert_eq!(hub.subscriber_count(), 0, "after the subscription is dropped");
+        let mut late = pin!(hub.subscribe(filter, None).await.unwrap());
+        assert!(late.next().await.is_none(), "a subscription after the shutdown ends at once");
     }
 
     #[tokio::test]

@@ -12,12 +12,20 @@
 //! - [`import`] loads real data sets through the services; [`demo`] writes a small demo
 //!   inventory.
 //! - [`error`] is the one error type clients see.
+//! - [`limits`] bounds what one request may ask: query depth, size, aliases, page size, batch
+//!   and body size.
+//! - [`telemetry`] gives every request an id and a log span; [`metrics`] serves `/metrics`;
+//!   [`shutdown`] is the signal that ends requests and WebSocket connections in order.
+//! - [`auth`] holds API tokens and roles: it turns the token a request carries into a caller;
+//!   `graphql::access` decides what each role may do.
 
 pub mod db;
 pub mod event_hub;
 pub mod domain;
 pub mod error;
+pub mod auth;
 pub mod ids;
+pub mod limits;
 pub mod service;
 pub mod graphql;
 pub mod app;
@@ -25,3 +33,6 @@ pub mod cli;
 pub mod demo;
 pub mod http;
 pub mod import;
+pub mod metrics;
+pub mod shutdown;
+pub mod telemetry;

@@ -4,6 +4,7 @@
 //! by the `migration` crate; these entities only describe rows. Quantities are `i64` whole units
 //! and timestamps are UTC.
 
+pub mod api_token;
 pub mod availability_estimate;
 pub mod booking;
 pub mod booking_line;
@@ -23,6 +24,7 @@ pub mod warehouse_channel;
 pub mod warehouse_item;
 
 pub mod prelude {
+    pub use super::api_token::Entity as ApiToken;
     pub use super::availability_estimate::Entity as AvailabilityEstimate;
     pub use super::booking::Entity as Booking;
     pub use super::booking_line::Entity as BookingLine;

@@ -9,6 +9,7 @@ mod m20261204_000001_inventory_schema;
 mod m20261204_000002_shipments;
 mod m20261204_000003_replenishment;
 mod m20261205_000004_inventory_events;
+mod m20261205_000005_api_tokens;
 
 /// The ordered list of migrations.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000002_shipments::Migration),
             Box::new(m20261204_000003_replenishment::Migration),
             Box::new(m20261205_000004_inventory_events::Migration),
+            Box::new(m20261205_000005_api_tokens::Migration),
         ]
     }
 }

@@ -254,7 +254,8 @@ impl AvailabilityQuery {
     }
 
     /// Availability of many SKUs in one channel, in the order asked. An unknown SKU gives null
-    /// at its position and a `NOT_FOUND` error naming it.
+    /// at its position and a `NOT_FOUND` error naming it. A storefront token may ask only for
+    /// its own channels.
     async fn availability(
         &self,
         ctx: &Context<'_>,
@@ -263,6 +264,7 @@ impl AvailabilityQuery {
     ) -> async_graphql::Result<Vec<Option<Availability>>> {
         let codes = super::query::parse_codes("skus", &skus)?;
         let channel_id = decode("channelId", NodeType::Channel, &channel_id)?;
+        super::access::check_channel(ctx, "channelId", channel_id)?;
         let conn = db(ctx).conn();
         crate::service::channels::find_channel(conn, channel_id).await?;
         let found = catalog::find_skus(conn, &codes).await?;

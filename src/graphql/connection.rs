@@ -22,8 +22,31 @@ use crate::error::{Error, Result};
 /// Page size when a client gives neither `first` nor `last`.
 pub const DEFAULT_PAGE_SIZE: u64 = 50;
 
-/// The largest page a client may ask for.
+/// The largest page a client may request, whatever `--max-page-size` is set to. The schema
+/// documents `first` and `last` as "at most 500", so the option can only lower it.
 pub const MAX_PAGE_SIZE: u64 = 500;
+
+tokio::task_local! {
+    /// The largest page of the request being executed, from `--max-page-size`.
+    //
+    // `paginate` is called from many resolvers that pass a database connection but no GraphQL
+    // context. The limits extension (`graphql::limits`) sets this around the execution of each
+    // request, and resolvers run inside that future, so the limit reaches `paginate` without
+    // threading the context through every call.
+    static REQUEST_MAX_PAGE_SIZE: u64;
+}
+
+/// Runs `execution` (one request's resolvers) with pages limited to `max` items, or to
+/// [`MAX_PAGE_SIZE`] if `max` is larger.
+pub async fn with_max_page_size<F: std::future::Future>(max: u64, execution: F) -> F::Output {
+    REQUEST_MAX_PAGE_SIZE.scope(max.min(MAX_PAGE_SIZE), execution).await
+}
+
+/// Returns the largest page of the current request, or [`MAX_PAGE_SIZE`] outside a request's
+/// execution.
+fn max_page_size() -> u64 {
+    REQUEST_MAX_PAGE_SIZE.try_with(|max| *max).unwrap_or(MAX_PAGE_SIZE)
+}
 
 /// A cursor: the opaque form of a row's primary key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,15 +171,20 @@ fn page_size(args: &PageArgs) -> Result<u64> {
     if args.first.is_some() && args.last.is_some() {
         return Err(Error::invalid("first", "give either first or last, not both"));
     }
+    let max = max_page_size();
     let (field, requested) = match (args.first, args.last) {
         (Some(first), _) => ("first", first),
         (_, Some(last)) => ("last", last),
-        _ => return Ok(DEFAULT_PAGE_SIZE),
+        _ => return Ok(DEFAULT_PAGE_SIZE.min(max)),
     };
-    if requested < 0 || requested as u64 > MAX_PAGE_SIZE {
+    if requested < 0 || requested as u64 > max {
         return Err(Error::invalid(
             field,
-            format!("{field} must be between 0 and {MAX_PAGE_SIZE}, got {requested}: page through longer lists with cursors"),
+            format!(
+                "{field} must be between 0 and {max}, got {requested}: page through longer lists with cursors \
+                 (this server's {} is {max})",
+                crate::limits::option::PAGE_SIZE
+            ),
         ));
     }
     Ok(requested as u64)
@@ -183,5 +211,14 @@ mod tests {
         let args = PageArgs { last: Some(-1), ..Default::default() };
         assert!(page_size(&args).is_err());
         assert_eq!(page_size(&PageArgs::default()).unwrap(), DEFAULT_PAGE_SIZE);
+    }
+
+    #[tokio::test]
+    async fn page_size_follows_request_limit() {
+        let args = PageArgs { first: Some(20), ..Default::default() };
+        assert!(with_max_page_size(10, async { page_size(&args) }).await.is_err());
+        assert_eq!(with_max_page_size(20, async { page_size(&args) }).await.unwrap(), 20);
+        let args = PageArgs { first: Some(MAX_PAGE_SIZE as i32 + 1), ..Default::default() };
+        assert!(with_max_page_size(10_000, async { page_size(&args) }).await.is_err());
     }
 }

@@ -26,8 +26,10 @@ impl From<Error> for async_graphql::Error {
                 })
             }
             Error::Internal(cause) => {
-                // The client gets an id to quote; the log gets the whole cause chain once.
+                // The client gets ids to quote; the log gets the whole cause chain once, in the
+                // span of the request, which carries the request id.
                 let error_id = uuid::Uuid::new_v4().to_string();
+                let request_id = crate::telemetry::current_request_id();
                 tracing::error!(error_id = %error_id, error = %format!("{cause:#}"), "internal error");
                 async_graphql::Error::new(format!(
                     "internal server error (error id {error_id}); the server log has the details"
@@ -35,6 +37,9 @@ impl From<Error> for async_graphql::Error {
                 .extend_with(|_, extensions| {
                     extensions.set("code", "INTERNAL");
                     extensions.set("errorId", error_id.as_str());
+                    if let Some(request_id) = &request_id {
+                        extensions.set("requestId", request_id.as_str());
+                    }
                 })
             }
         }
@@ -71,5 +76,35 @@ impl Extension for CodedErrors {
             extensions.set("code", code);
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Value;
+
+    use super::*;
+    use crate::telemetry::{RequestId, RequestScope};
+
+    #[tokio::test]
+    async fn internal_error_carries_the_request_id() {
+        let id = RequestId::generate();
+
+        let error = RequestScope::new(id.clone())
+            .run(async { async_graphql::Error::from(Error::Internal(anyhow::anyhow!("the disk is full"))) })
+            .await;
+
+        let extensions = error.extensions.expect("an internal error has extensions");
+        assert_eq!(extensions.get("requestId"), Some(&Value::from(id.as_str())));
+        assert_eq!(extensions.get("code"), Some(&Value::from("INTERNAL")));
+        assert!(extensions.get("errorId").is_some(), "the error id stays");
+    }
+
+    #[test]
+    fn internal_error_outside_request_lacks_id() {
+        let error = async_graphql::Error::from(Error::Internal(anyhow::anyhow!("the disk is full")));
+
+        let extensions = error.extensions.expect("an internal error has extensions");
+        assert_eq!(extensions.get("requestId"), None);
     }
 }

@@ -8,11 +8,12 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
 use super::{
-    db,
+    access, db,
     loaders::{AppLoader, ChannelId, SkuId, WarehouseId, new_loader},
     types::{Channel, Sku, Warehouse},
 };
 use crate::{
+    auth::ChannelScope,
     domain::SkuCode,
     error::Error,
     event_hub::{EventHub, SharedEvent},
@@ -20,7 +21,7 @@ use crate::{
     service::{
         activities,
         catalog,
-        events::{self, EventFilter, InventoryEventKind, InventoryEventScope},
+        events::{self, EventFilter, EventPlaces, InventoryEventKind, InventoryEventScope},
     },
 };
 
@@ -282,7 +283,36 @@ async fn event_filter(
             Some(found.iter().map(|sku| sku.id).collect())
         }
     };
-    Ok(EventFilter { kinds, sku_ids, channel_id, warehouse_id, scopes })
+    let mut filter = EventFilter { kinds, sku_ids, channel_id, warehouse_id, scopes, places: None };
+    limit_to_callers_channels(ctx, &mut filter, prefix).await?;
+    Ok(filter)
+}
+
+/// Narrows a filter to the events a token limited to channels may see: the channel scope of
+/// its channels and the warehouse scope of the warehouses linked to them. Asking for another
+/// channel, another warehouse or the company scope is `FORBIDDEN`; asking for nothing in
+/// particular gets the caller's channels and warehouses.
+// TODO(auth): a subscription keeps the warehouses linked when it started; one linked or
+// unlinked later counts from the next subscription.
+async fn limit_to_callers_channels(ctx: &Context<'_>, filter: &mut EventFilter, prefix: &str) -> Result<(), Error> {
+    let ChannelScope::Only(channel_ids) = access::visible_channels(ctx)? else { return Ok(()) };
+    if let Some(channel_id) = filter.channel_id {
+        access::check_channel(ctx, &format!("{prefix}channelId"), channel_id)?;
+    }
+    if filter.scopes.contains(&InventoryEventScope::Company) {
+        return Err(access::forbidden("company-wide events are outside this API token's channels").with_field(&format!("{prefix}scopes")));
+    }
+    let places = EventPlaces::of_channels(db(ctx).conn(), channel_ids).await?;
+    if let Some(warehouse_id) = filter.warehouse_id
+        && !places.warehouse_ids.contains(&warehouse_id)
+    {
+        return Err(access::forbidden("this API token is limited to the warehouses of other channels").with_field(&format!("{prefix}warehouseId")));
+    }
+    if filter.channel_id.is_none() && filter.warehouse_id.is_none() && filter.scopes.is_empty() {
+        filter.scopes = vec![InventoryEventScope::Channel, InventoryEventScope::Warehouse];
+    }
+    filter.places = Some(places);
+    Ok(())
 }
 
 /// Live streams of inventory events over WebSocket.
@@ -331,9 +361,25 @@ async fn stream_events(
 ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<InventoryEvent>> + use<>> {
     let hub = ctx.data_unchecked::<Arc<EventHub>>();
     let db = db(ctx).clone();
-    let stream = hub.subscribe(filter, after).await?;
-    Ok(stream.map(move |event| match event {
-        Ok(event) => Ok(InventoryEvent { event, loader: Some(new_loader(&db)) }),
-        Err(err) => Err(err.into()),
-    }))
+    let caller = access::caller(ctx)?.clone();
+    let events = hub.subscribe(filter, after).await?;
+    Ok(async_stream::stream! {
+        let mut events = std::pin::pin!(events);
+        let mut revoked = std::pin::pin!(caller.revoked());
+        loop {
+            // A subscription outlives the request that started it, so it ends, with an
+            // UNAUTHENTICATED error, once its token is revoked.
+            tokio::select! {
+                err = &mut revoked => {
+                    yield Err(err.into());
+                    break;
+                }
+                event = events.next() => match event {
+                    Some(Ok(event)) => yield Ok(InventoryEvent { event, loader: Some(new_loader(&db)) }),
+                    Some(Err(err)) => yield Err(err.into()),
+                    None => break,
+                },
+            }
+        }
+    })
 }

@@ -30,9 +30,10 @@ use crate::{
 /// The loader of one request.
 pub type AppLoader = DataLoader<Store, HashMapCache>;
 
-/// Builds a loader over a database, with a cache that lives as long as the loader.
+/// Builds a loader over a database, with a cache that lives as long as the loader. Its batches
+/// run in tasks that keep the request's id and log span.
 pub fn new_loader(db: &Db) -> AppLoader {
-    DataLoader::with_cache(Store { conn: db.conn().clone() }, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(Store { conn: db.conn().clone() }, crate::telemetry::spawn_in_request, HashMapCache::default())
 }
 
 /// Schema extension that gives each request its own [`AppLoader`].

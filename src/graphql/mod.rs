@@ -1,13 +1,16 @@
 //! The GraphQL schema.
 
+pub mod access;
 pub mod availability_api;
 pub mod booking_api;
 pub mod booking_types;
 pub mod connection;
 pub mod errors;
 pub mod events_api;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
+pub mod persisted;
 pub mod prefetch;
 pub mod query;
 pub mod scalars;
@@ -22,6 +25,7 @@ use crate::{
     error::Error,
     event_hub::EventHub,
     ids::{NodeType, decode},
+    limits::Limits,
     service::stock::ScopeRequest,
 };
 
@@ -41,23 +45,26 @@ pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutatio
 /// The schema type served over HTTP.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, events_api::SubscriptionRoot>;
 
-/// The deepest query accepted. Channels and warehouses refer to each other, so each level can
-/// multiply the response; 15 levels fit GraphiQL's introspection query and every real use.
-pub const MAX_QUERY_DEPTH: usize = 15;
-
-/// The most fields a query may select, counting each fragment spread in full, so a query that
-/// doubles fragments (4 million fields in 1 kB) is rejected before it runs.
-pub const MAX_QUERY_COMPLEXITY: usize = 5_000;
-
 /// Builds the schema over a database and the event hub that feeds its subscriptions, with the
-/// DataLoaders registered.
-pub fn build_schema(db: Db, hub: Arc<EventHub>) -> AppSchema {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot)
+/// DataLoaders registered and every request held to `limits`.
+pub fn build_schema(db: Db, hub: Arc<EventHub>, limits: &Limits) -> AppSchema {
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot)
+        // First, so it times the whole request and sees its final errors.
+        .extension(crate::telemetry::Observe)
         .extension(loaders::PerRequestLoader::new(db.clone()))
         .extension(errors::CodedErrors)
-        // TODO(limits): make the limits configurable and report them with QUERY_TOO_COMPLEX.
-        .limit_depth(MAX_QUERY_DEPTH)
-        .limit_complexity(MAX_QUERY_COMPLEXITY)
+        .extension(persisted::PersistedQueryErrors)
+        // Order matters: the extensions after the persisted query cache see the document it
+        // found for a request that sent only a hash.
+        .extension(persisted::cache(limits.persisted_query_cache_size))
+        .extension(crate::http::PersistedQueryMethodRule)
+        .extension(limits::QueryLimits::new(limits))
+        // Checks each operation against the roles of `access::ROOT_FIELDS`.
+        .extension(access::AccessControl);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder
         .data(db)
         .data(hub)
         .finish()

@@ -1,10 +1,11 @@
 //! Query root.
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, Guard as _, ID, InputObject, Object};
 use entity::{channel, inventory_ledger, product, sku, warehouse, warehouse_item};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{
+    access::{self, Restricted},
     connection::{KeyOrder, Page, PageArgs, paginate},
     db, scope_request,
     types::{
@@ -12,6 +13,7 @@ use super::{
     },
 };
 use crate::{
+    auth::ChannelScope,
     domain::SkuCode,
     error::Error,
     ids::{NodeType, decode, decode_any},
@@ -111,7 +113,11 @@ impl InventoryQuery {
         #[graphql(desc = "Number of channels from the end, at most 500.")] last: Option<i32>,
         #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
     ) -> async_graphql::Result<Page<Channel>> {
-        Ok(paginate(db(ctx).conn(), channel::Entity::find(), channel::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Channel).await?)
+        let mut select = channel::Entity::find();
+        if let ChannelScope::Only(ids) = access::visible_channels(ctx)? {
+            select = select.filter(channel::Column::Id.is_in(ids.iter().copied()));
+        }
+        Ok(paginate(db(ctx).conn(), select, channel::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Channel).await?)
     }
 
     /// One channel by id or by external reference code (give exactly one); null when none
@@ -130,7 +136,9 @@ impl InventoryQuery {
             }
             Key::Erc(code) => channels::find_channel_by_erc(conn, &code).await?,
         };
-        Ok(found.map(Channel))
+        // A channel outside the caller's channels looks like one that does not exist.
+        let visible = access::visible_channels(ctx)?;
+        Ok(found.filter(|channel| visible.contains(channel.id)).map(Channel))
     }
 
     /// Warehouses, by id.
@@ -228,6 +236,10 @@ impl InventoryQuery {
         #[graphql(desc = "Cursor before which the page ends.")] before: Option<String>,
     ) -> async_graphql::Result<Page<Sku>> {
         let filter = filter.unwrap_or_default();
+        if filter.low_stock.is_some() {
+            // Whether a SKU is low tells its stock level.
+            Restricted::StockQuantities.check(ctx).await?;
+        }
         let mut select = catalog::select_skus(db(ctx).backend(), filter.search.as_deref(), filter.low_stock);
         if let Some(codes) = codes {
             let keys = parse_codes("codes", &codes)?.iter().map(SkuCode::key).collect::<Vec<_>>();
@@ -365,6 +377,11 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>, 
         .map(|(index, id)| decode_any(if ids.len() == 1 { "id" } else { "ids" }, id).map_err(|err| if ids.len() == 1 { err } else { err.with_field(&format!("ids.{index}")) }))
         .collect::<Result<Vec<_>, _>>()?;
     let keys_of = |wanted: NodeType| -> Vec<i64> { decoded.iter().filter(|(t, _)| *t == wanted).map(|(_, key)| *key).collect() };
+    for (index, (node_type, _)) in decoded.iter().enumerate() {
+        let field = if ids.len() == 1 { "id".to_owned() } else { format!("ids.{index}") };
+        access::check_node_type(ctx, &field, *node_type)?;
+    }
+    let visible = access::visible_channels(ctx)?;
 
     let mut found: std::collections::HashMap<(NodeType, i64), Node> = std::collections::HashMap::new();
     macro_rules! load_type {
@@ -387,6 +404,9 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>, 
     load_type!(NodeType::Shipment, entity::shipment::Entity, entity::shipment::Column::Id, |m| Node::Shipment(Shipment(m)));
     load_type!(NodeType::AvailabilityEstimate, entity::availability_estimate::Entity, entity::availability_estimate::Column::Id, |m| Node::AvailabilityEstimate(AvailabilityEstimate(m)));
     load_type!(NodeType::ReplenishmentItem, entity::replenishment_item::Entity, entity::replenishment_item::Column::Id, |m| Node::ReplenishmentItem(ReplenishmentItem(m)));
+
+    // A channel outside the caller's channels looks like one that does not exist.
+    found.retain(|(node_type, id), _| *node_type != NodeType::Channel || visible.contains(*id));
 
     // An id asked twice gets the entity twice.
     Ok(decoded

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{channel, inventory_ledger, product, sku, warehouse, warehouse_item};
 
 use super::{
+    access::{self, Restricted},
     loaders::{
         AppLoader, ChannelWarehouses, ProductId, ProductSettings, ProductSkus, SkuId,
         StockKey, WarehouseChannels, WarehouseId,
@@ -67,6 +68,7 @@ impl Channel {
 
     /// Warehouses linked to this channel, active or not, by id. Only the active ones count
     /// toward the channel's available stock.
+    #[graphql(guard = "Restricted::WarehouseLinks")]
     async fn warehouses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Warehouse>> {
         let loader = ctx.data_unchecked::<AppLoader>();
         let found = loader.load_one(ChannelWarehouses(self.0.id)).await?.unwrap_or_default();
@@ -167,6 +169,7 @@ impl Warehouse {
     }
 
     /// Channels this warehouse serves, by id.
+    #[graphql(guard = "Restricted::WarehouseLinks")]
     async fn channels(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Channel>> {
         let loader = ctx.data_unchecked::<AppLoader>();
         let found = loader.load_one(WarehouseChannels(self.0.id)).await?.unwrap_or_default();
@@ -174,6 +177,7 @@ impl Warehouse {
     }
 
     /// The stock kept here, one item per SKU, by item id.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn items(
         &self,
         ctx: &Context<'_>,
@@ -340,6 +344,7 @@ impl Sku {
 
     /// Stock summed over a scope: the channel's active linked warehouses, the given
     /// warehouses, both (their intersection), or every active warehouse when neither is given.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn stock(
         &self,
         ctx: &Context<'_>,
@@ -354,13 +359,16 @@ impl Sku {
     }
 
     /// What a storefront of the channel may show: status, quantity and, when not available,
-    /// the estimate and the date stock is expected back.
+    /// the estimate and the date stock is expected back. A storefront token may ask only for
+    /// its own channels.
+    #[graphql(guard = "Restricted::Availability")]
     async fn availability(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The channel whose storefront asks.")] channel_id: ID,
     ) -> async_graphql::Result<super::availability_api::Availability> {
         let channel_id = crate::ids::decode("channelId", NodeType::Channel, &channel_id)?;
+        access::check_channel(ctx, "channelId", channel_id)?;
         let loader = ctx.data_unchecked::<AppLoader>();
         let key = super::loaders::AvailabilityKey { sku: self.0.clone(), channel_id };
         let found = loader.load_one(key).await?;
@@ -377,6 +385,7 @@ impl Sku {
 pub struct StockSummary(pub Summary);
 
 /// The stock of one SKU summed over a scope of warehouses.
+/// Its quantities are for admin and inventory tokens only.
 #[Object]
 impl StockSummary {
     /// The SKU.
@@ -385,16 +394,19 @@ impl StockSummary {
     }
 
     /// Units physically in the warehouses of the scope.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn on_hand(&self) -> i64 {
         self.0.on_hand
     }
 
     /// Units kept back and never sold.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn safety_stock(&self) -> i64 {
         self.0.safety_stock
     }
 
     /// Units held by active bookings.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn booked(&self) -> i64 {
         self.0.booked
     }
@@ -402,18 +414,21 @@ impl StockSummary {
     /// Units that can be sold: each warehouse's on hand less safety stock and booked, summed
     /// with warehouses in deficit counting as zero (unless the product allows back orders, when
     /// the plain sum is used and may be negative).
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn available(&self) -> i64 {
         self.0.available
     }
 
     /// Units of open replenishment items still to arrive in the scope; not sellable until
     /// received.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn incoming(&self) -> i64 {
         self.0.incoming
     }
 
     /// Each warehouse of the scope where the SKU is stocked (has an item, even at zero), by
     /// allocation priority.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn by_warehouse(&self) -> Vec<WarehouseStock> {
         self.0.by_warehouse.iter().cloned().map(WarehouseStock).collect()
     }
@@ -423,6 +438,7 @@ impl StockSummary {
 pub struct WarehouseStock(pub stock::WarehouseStock);
 
 /// The stock of one SKU in one warehouse.
+/// Its quantities are for admin and inventory tokens only.
 #[Object]
 impl WarehouseStock {
     /// The warehouse.
@@ -431,36 +447,43 @@ impl WarehouseStock {
     }
 
     /// The warehouse item behind these figures.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn item(&self) -> WarehouseItem {
         WarehouseItem(self.0.item.clone())
     }
 
     /// Units physically here.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn on_hand(&self) -> i64 {
         self.0.item.on_hand
     }
 
     /// Units kept back here and never sold.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn safety_stock(&self) -> i64 {
         self.0.item.safety_stock
     }
 
     /// Units held here by active bookings.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn booked(&self) -> i64 {
         self.0.booked()
     }
 
     /// On hand less safety stock and booked; negative when the warehouse is in deficit.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn available(&self) -> i64 {
         self.0.available()
     }
 
     /// Units of open replenishment items still to arrive here.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn incoming(&self) -> i64 {
         self.0.incoming
     }
 
     /// This warehouse's own low-stock threshold, if set.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn low_stock_threshold(&self) -> Option<i64> {
         self.0.item.low_stock_threshold
     }
@@ -470,6 +493,7 @@ impl WarehouseStock {
 pub struct WarehouseItem(pub warehouse_item::Model);
 
 /// The stock of one SKU in one warehouse, as stored.
+/// Its quantities are for admin and inventory tokens only.
 #[Object]
 impl WarehouseItem {
     /// Opaque global id.
@@ -492,26 +516,31 @@ impl WarehouseItem {
     }
 
     /// Units physically here.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn on_hand(&self) -> i64 {
         self.0.on_hand
     }
 
     /// Units kept back and never sold.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn safety_stock(&self) -> i64 {
         self.0.safety_stock
     }
 
     /// Units held by active bookings; a booking past its expiry holds nothing.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn booked(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         self.effective_booked(ctx).await
     }
 
     /// On hand less safety stock and booked; negative when in deficit.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         Ok(self.0.on_hand - self.0.safety_stock - self.effective_booked(ctx).await?)
     }
 
     /// This warehouse's own low-stock threshold for the SKU, if set.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn low_stock_threshold(&self) -> Option<i64> {
         self.0.low_stock_threshold
     }
@@ -545,6 +574,7 @@ impl WarehouseItem {
 pub struct InventoryLedgerEntry(pub inventory_ledger::Model);
 
 /// One change of a warehouse item's on-hand or booked quantity. Entries are never edited.
+/// Its quantities are for admin and inventory tokens only.
 #[Object]
 impl InventoryLedgerEntry {
     /// Opaque global id.
@@ -575,21 +605,25 @@ impl InventoryLedgerEntry {
     }
 
     /// Change of on hand.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn on_hand_delta(&self) -> i64 {
         self.0.on_hand_delta
     }
 
     /// Change of booked.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn booked_delta(&self) -> i64 {
         self.0.booked_delta
     }
 
     /// On hand after the change.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn on_hand_after(&self) -> i64 {
         self.0.on_hand_after
     }
 
     /// Booked after the change.
+    #[graphql(guard = "Restricted::StockQuantities")]
     async fn booked_after(&self) -> i64 {
         self.0.booked_after
     }

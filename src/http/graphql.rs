@@ -16,17 +16,23 @@ use async_graphql::{
 };
 use axum::{
     body::Bytes,
-    extract::{FromRequest, Query, State},
+    extract::{Query, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
 
 use super::{
+    auth,
     media_type::{ResponseMediaType, check_request_content_type, negotiate_response_type},
     params::{parse_json_body, parse_query_pairs},
+    persisted,
     rejection::Rejection,
     websocket,
+};
+use crate::{
+    error::ErrorCode,
+    limits::{Limits, option},
 };
 
 /// Serves `GET /graphql`: a WebSocket upgrade for subscriptions, or else a
@@ -42,6 +48,10 @@ pub async fn get_graphql<E: Executor>(
     let media_type = match negotiate_response_type(request.headers()) {
         Ok(media_type) => media_type,
         Err(rejection) => return rejection.into_response(),
+    };
+    let caller = match auth::http_caller(request.headers(), request.extensions()).await {
+        Ok(caller) => caller,
+        Err(error) => return outcome_response(request_error(error), media_type),
     };
     let pairs = match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
         Ok(Query(pairs)) => pairs,
@@ -59,7 +69,7 @@ pub async fn get_graphql<E: Executor>(
         Err(rejection) => return rejection.into_response_as(media_type),
     };
 
-    match execute(&executor, graphql_request, &Method::GET).await {
+    match execute(&executor, auth::with_caller(graphql_request, caller.as_ref()), &Method::GET).await {
         Ok(outcome) => outcome_response(outcome, media_type),
         Err(rejection) => rejection.into_response_as(media_type),
     }
@@ -82,18 +92,18 @@ pub async fn post_graphql<E: Executor>(
     if let Err(rejection) = check_request_content_type(request.headers()) {
         return rejection.into_response_as(media_type);
     }
-    // `Bytes` applies the router's body size limit (2 MB unless a
-    // `DefaultBodyLimit` layer changes it).
-    let body = match Bytes::from_request(request, &()).await {
+    // Before the body is read, so a client without a valid token cannot make the server read
+    // a large one.
+    let caller = match auth::http_caller(request.headers(), request.extensions()).await {
+        Ok(caller) => caller,
+        Err(error) => return outcome_response(request_error(error), media_type),
+    };
+    // The app puts its limits in the request extensions; a router built without them, as in
+    // the HTTP tests, gets the defaults.
+    let limits = request.extensions().get::<Limits>().cloned().unwrap_or_default();
+    let body = match read_body(request, limits.max_body_bytes).await {
         Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            return Rejection::new(
-                status,
-                format!("Reading the request body failed: {}", rejection.body_text()),
-            )
-            .into_response_as(media_type);
-        }
+        Err(rejection) => return rejection.into_response_as(media_type),
     };
     let batch = match parse_json_body(&body) {
         Ok(batch) => batch,
@@ -101,8 +111,19 @@ pub async fn post_graphql<E: Executor>(
     };
 
     match batch {
+        BatchRequest::Batch(graphql_requests) if graphql_requests.len() > limits.max_batch_size => {
+            Rejection::bad_request(format!(
+                "The batch has {} requests; this server allows {} ({}). Send fewer requests \
+                 per batch.",
+                graphql_requests.len(),
+                limits.max_batch_size,
+                option::BATCH_SIZE
+            ))
+            .with_code(ErrorCode::QueryTooComplex.as_str())
+            .into_response_as(media_type)
+        }
         BatchRequest::Single(graphql_request) => {
-            match execute(&executor, graphql_request, &Method::POST).await {
+            match execute(&executor, auth::with_caller(graphql_request, caller.as_ref()), &Method::POST).await {
                 Ok(outcome) => outcome_response(outcome, media_type),
                 Err(rejection) => rejection.into_response_as(media_type),
             }
@@ -110,13 +131,54 @@ pub async fn post_graphql<E: Executor>(
         BatchRequest::Batch(graphql_requests) => {
             let mut outcomes = Vec::with_capacity(graphql_requests.len());
             for graphql_request in graphql_requests {
-                match execute(&executor, graphql_request, &Method::POST).await {
+                match execute(&executor, auth::with_caller(graphql_request, caller.as_ref()), &Method::POST).await {
                     Ok(outcome) => outcomes.push(outcome),
                     // `execute` rejects only GET mutations, which a POST batch never has.
                     Err(rejection) => return rejection.into_response_as(media_type),
                 }
             }
             batch_response(outcomes, media_type)
+        }
+    }
+}
+
+/// Reads the whole request body.
+///
+/// # Errors
+///
+/// Returns a 413 rejection when the body is longer than `max_bytes` (before
+/// reading it when its `Content-Length` header is larger), and a 400
+/// rejection when the body cannot be read.
+async fn read_body(request: axum::extract::Request, max_bytes: usize) -> Result<Bytes, Rejection> {
+    let too_large = || {
+        Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The request body is larger than this server's limit of {max_bytes} bytes ({}). \
+                 Send a smaller request.",
+                option::BODY_BYTES
+            ),
+        )
+        .with_code(ErrorCode::QueryTooComplex.as_str())
+    };
+    let declared_length = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > max_bytes as u64) {
+        return Err(too_large());
+    }
+
+    match axum::body::to_bytes(request.into_body(), max_bytes).await {
+        Ok(body) => Ok(body),
+        Err(error) => {
+            let error = error.into_inner();
+            if error.is::<http_body_util::LengthLimitError>() {
+                Err(too_large())
+            } else {
+                Err(Rejection::bad_request(format!("Reading the request body failed: {error}")))
+            }
         }
     }
 }
@@ -152,24 +214,27 @@ async fn execute<E: Executor>(
     method: &Method,
 ) -> Result<Outcome, Rejection> {
     // Parsing here, rather than in the executor, lets the method rules use the
-    // operation type. The executor reuses the parsed document.
+    // operation type. The executor reuses the parsed document. A request with
+    // only a persisted query's hash has no document until the schema's cache
+    // gives one; `PersistedQueryMethodRule` applies the GET rule then.
     let operation_name = request.operation_name.clone();
-    let operation_type = match request.parsed_query() {
-        Ok(document) => selected_operation_type(document, operation_name.as_deref()),
-        Err(error) => return Ok(request_error(error)),
+    let operation_type = if persisted::is_hash_only(&request) {
+        None
+    } else {
+        match request.parsed_query() {
+            Ok(document) => selected_operation_type(document, operation_name.as_deref()),
+            // The executor reports the error through the schema's extensions, which
+            // give some parse errors a code.
+            Err(_) => None,
+        }
     };
+    if method == Method::GET {
+        request = request.data(persisted::SentWithGet);
+    }
 
     match operation_type {
         Some(OperationType::Mutation) if method == Method::GET => {
-            let operation = operation_name.as_deref().map_or_else(
-                || "The mutation".to_owned(),
-                |name| format!("Mutation `{name}`"),
-            );
-            return Err(Rejection::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                format!("{operation} was sent with GET, which only runs queries. Send mutations with POST."),
-            )
-            .with_header(header::ALLOW, HeaderValue::from_static("POST")));
+            return Err(mutation_sent_with_get(operation_name.as_deref()));
         }
         Some(OperationType::Subscription) => {
             return Ok(request_error(ServerError::new(
@@ -182,6 +247,9 @@ async fn execute<E: Executor>(
     }
 
     let response = executor.execute(request).await;
+    if persisted::is_mutation_sent_with_get(&response) {
+        return Err(mutation_sent_with_get(operation_name.as_deref()));
+    }
     let is_request_error = is_request_error(&response);
     Ok(Outcome {
         response,
@@ -189,9 +257,24 @@ async fn execute<E: Executor>(
     })
 }
 
+/// Builds the 405 rejection of a mutation sent with GET.
+fn mutation_sent_with_get(operation_name: Option<&str>) -> Rejection {
+    Rejection::new(StatusCode::METHOD_NOT_ALLOWED, mutation_sent_with_get_message(operation_name))
+        .with_header(header::ALLOW, HeaderValue::from_static("POST"))
+}
+
+/// Returns the message of the rejection of a mutation sent with GET.
+pub(super) fn mutation_sent_with_get_message(operation_name: Option<&str>) -> String {
+    let operation = operation_name.map_or_else(
+        || "The mutation".to_owned(),
+        |name| format!("Mutation `{name}`"),
+    );
+    format!("{operation} was sent with GET, which only runs queries. Send mutations with POST.")
+}
+
 /// Returns the type of the operation that `operation_name` selects, or `None`
 /// when it selects no operation. The executor then reports that error.
-fn selected_operation_type(
+pub(super) fn selected_operation_type(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<OperationType> {

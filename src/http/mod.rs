@@ -8,10 +8,14 @@
 //! - `GET /` serves GraphiQL, and `GET /graphiql/{file}` its files, all
 //!   compiled into the binary (see `build.rs`).
 
+mod auth;
+mod connection;
+pub mod cors;
 mod graphiql;
 mod graphql;
 mod media_type;
 mod params;
+mod persisted;
 mod rejection;
 mod websocket;
 
@@ -20,6 +24,8 @@ mod tests;
 
 use async_graphql::Executor;
 use axum::{Router, routing::get};
+
+pub use persisted::PersistedQueryMethodRule;
 
 /// Builds the routes for GraphQL over HTTP and WebSocket at `/graphql` and for
 /// GraphiQL at `/`.

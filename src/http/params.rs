@@ -1,6 +1,7 @@
 //! Reading GraphQL request parameters from a POST body or a GET query string.
 //!
-//! Both forms carry the same four parameters: `query` (a string, required),
+//! Both forms carry the same four parameters: `query` (a string, required
+//! unless `extensions.persistedQuery` carries the hash of a persisted query),
 //! `operationName` (a string), `variables` and `extensions` (JSON objects).
 //! In a POST body they are members of a JSON object. In a GET query string
 //! `variables` and `extensions` are URL-encoded JSON text. A null parameter is
@@ -9,7 +10,7 @@
 use async_graphql::{BatchRequest, Extensions, Request, Value, Variables};
 use serde_json::{Map, Value as JsonValue};
 
-use super::rejection::Rejection;
+use super::{persisted::has_persisted_query, rejection::Rejection};
 
 /// Parameters after type checks, before the conversion to a request.
 struct Params {
@@ -103,18 +104,23 @@ pub fn parse_query_pairs(pairs: Vec<(String, String)>) -> Result<Request, Reject
         *slot = Some(value);
     }
 
-    let Some(query) = query else {
-        return Err(Rejection::bad_request(
-            "The `query` parameter is missing. Send the GraphQL document in the `query` URL \
-             parameter, or open GraphiQL at `/`.",
-        ));
-    };
     let variables = variables
         .map(|text| object_from_url_parameter("variables", &text))
         .transpose()?;
     let extensions = extensions
         .map(|text| object_from_url_parameter("extensions", &text))
         .transpose()?;
+    let query = match query {
+        Some(query) => query,
+        // A persisted query may come as its hash alone; the schema looks it up.
+        None if extensions.as_ref().is_some_and(|extensions| has_persisted_query(extensions.keys())) => String::new(),
+        None => {
+            return Err(Rejection::bad_request(
+                "The `query` parameter is missing. Send the GraphQL document in the `query` URL \
+                 parameter, or open GraphiQL at `/`.",
+            ));
+        }
+    };
 
     Ok(into_request(Params {
         query,
@@ -143,7 +149,13 @@ fn object_from_url_parameter(name: &str, text: &str) -> Result<Map<String, JsonV
 
 /// Checks the parameter types in one JSON request object.
 fn params_from_json_object(mut object: Map<String, JsonValue>) -> Result<Params, String> {
+    let sends_persisted_query = object
+        .get("extensions")
+        .and_then(JsonValue::as_object)
+        .is_some_and(|extensions| has_persisted_query(extensions.keys()));
     let query = match object.remove("query") {
+        // A persisted query may come as its hash alone; the schema looks it up.
+        None | Some(JsonValue::Null) if sends_persisted_query => String::new(),
         None | Some(JsonValue::Null) => {
             return Err(
                 "The `query` parameter is missing. Send the GraphQL document as a string \
@@ -330,6 +342,20 @@ mod tests {
                 "body {body:?} gave message {message:?}"
             );
         }
+    }
+
+    #[test]
+    fn persisted_query_hash_needs_no_query() {
+        let body = r#"{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "ab"}}}"#;
+        let BatchRequest::Single(request) = parse_json_body(body.as_bytes()).unwrap() else {
+            panic!("expected a single request");
+        };
+        assert_eq!(request.query, "");
+        assert!(request.extensions.contains_key("persistedQuery"));
+
+        let extensions = r#"{"persistedQuery": {"version": 1, "sha256Hash": "ab"}}"#;
+        let request = parse_query_pairs(pairs(&[("extensions", extensions)])).unwrap();
+        assert_eq!(request.query, "");
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -19,6 +19,8 @@ pub struct Rejection {
     message: String,
     /// Extra response headers. A `Vec` keeps `Result<_, Rejection>` small.
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The error's `extensions.code`, for rejections that have one.
+    code: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -29,6 +31,13 @@ struct ErrorBody<'a> {
 #[derive(Serialize)]
 struct ErrorEntry<'a> {
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    extensions: Option<ErrorExtensions>,
+}
+
+#[derive(Serialize)]
+struct ErrorExtensions {
+    code: &'static str,
 }
 
 impl Rejection {
@@ -38,6 +47,7 @@ impl Rejection {
             status,
             message: message.into(),
             headers: Vec::new(),
+            code: None,
         }
     }
 
@@ -61,6 +71,13 @@ impl Rejection {
         self
     }
 
+    /// Sets the error's `extensions.code`, such as `QUERY_TOO_COMPLEX` for a
+    /// request past a limit.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = Some(code);
+        self
+    }
+
     /// HTTP status code of the response.
     #[cfg(test)]
     pub fn status(&self) -> StatusCode {
@@ -80,6 +97,7 @@ impl Rejection {
         let body = ErrorBody {
             errors: [ErrorEntry {
                 message: &self.message,
+                extensions: self.code.map(|code| ErrorExtensions { code }),
             }],
         };
         // serde_json fails only on maps with non-string keys or on failing

@@ -15,7 +15,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::rejection::Rejection;
+use super::{auth, connection::Connection, rejection::Rejection};
 
 /// Returns true when the request has an `Upgrade: websocket` header.
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
@@ -30,8 +30,8 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
 /// Completes the WebSocket handshake and serves GraphQL subscriptions, queries
 /// and mutations on the connection until the client closes it.
 ///
-/// The connection accepts every `connection_init` payload. Authentication,
-/// when added, belongs in `GraphQLWebSocket::on_connection_init`.
+/// The `connection_init` payload carries the API token when the app asks for
+/// tokens; a rejected token closes the connection (see `auth`).
 pub async fn serve_websocket<E: Executor>(
     executor: E,
     request: axum::extract::Request,
@@ -69,12 +69,23 @@ pub async fn serve_websocket<E: Executor>(
         .into_response();
     };
 
+    // The connection's id, its close at shutdown and its log lines; see `connection`.
+    let connection = Connection::new(&parts.extensions, protocol_name);
+    // The token comes in `connection_init`; see `auth`.
+    let on_connection_init = auth::on_connection_init(&parts.extensions);
+
     // Announce the subprotocol that `GraphQLProtocol` chose. `protocols` picks
     // by the order of its argument, which could differ from the client's order.
     upgrade
         .protocols([protocol_name])
         .on_failed_upgrade(|error| tracing::warn!(%error, "GraphQL WebSocket upgrade failed"))
-        .on_upgrade(move |socket| GraphQLWebSocket::new(socket, executor, protocol).serve())
+        .on_upgrade(move |socket| {
+            connection.run(socket, move |sink, messages| {
+                GraphQLWebSocket::new_with_pair(sink, messages, executor, protocol)
+                    .on_connection_init(on_connection_init)
+                    .serve()
+            })
+        })
 }
 
 /// Returns the subprotocol that `GraphQLProtocol` selects: the first entry of

@@ -648,6 +648,41 @@ pub struct EventFilter {
     /// Only these scopes. When empty: the channel and warehouse scopes asked for, or, when
     /// neither is asked for, the company and warehouse scopes.
     pub scopes: Vec<InventoryEventScope>,
+    /// The only places whose events the reader may see, for an API token limited to channels;
+    /// `None` for every place.
+    pub places: Option<EventPlaces>,
+}
+
+/// The places a channel-limited reader may see: the channel scope of its channels and the
+/// warehouse scope of the warehouses linked to them. Company-wide events are outside them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventPlaces {
+    pub channel_ids: Vec<i64>,
+    pub warehouse_ids: Vec<i64>,
+}
+
+impl EventPlaces {
+    /// Reads the places of these channels: the channels and the warehouses linked to them now.
+    pub async fn of_channels(conn: &impl ConnectionTrait, channel_ids: &[i64]) -> Result<EventPlaces> {
+        let mut warehouse_ids: Vec<i64> = warehouse_channel::Entity::find()
+            .select_only()
+            .column(warehouse_channel::Column::WarehouseId)
+            .filter(warehouse_channel::Column::ChannelId.is_in(channel_ids.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        warehouse_ids.sort_unstable();
+        warehouse_ids.dedup();
+        Ok(EventPlaces { channel_ids: channel_ids.to_vec(), warehouse_ids })
+    }
+
+    fn admits(&self, event: &inventory_event::Model) -> bool {
+        match InventoryEventScope::from_stored(&event.scope) {
+            Some(InventoryEventScope::Channel) => event.channel_id.is_some_and(|id| self.channel_ids.contains(&id)),
+            Some(InventoryEventScope::Warehouse) => event.warehouse_id.is_some_and(|id| self.warehouse_ids.contains(&id)),
+            _ => false,
+        }
+    }
 }
 
 impl EventFilter {
@@ -662,7 +697,8 @@ impl EventFilter {
             }
         };
         let scope_ok = self.effective_scopes().iter().any(|scope| scope.as_str() == event.scope);
-        kind_ok && sku_ok && place_ok && scope_ok
+        let allowed = self.places.as_ref().is_none_or(|places| places.admits(event));
+        kind_ok && sku_ok && place_ok && scope_ok && allowed
     }
 
     fn effective_scopes(&self) -> Vec<InventoryEventScope> {
@@ -693,6 +729,21 @@ impl EventFilter {
             (Some(channel), Some(warehouse)) => {
                 query = query.filter(Condition::any().add(Column::ChannelId.eq(channel)).add(Column::WarehouseId.eq(warehouse)));
             }
+        }
+        if let Some(places) = &self.places {
+            query = query.filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(Column::Scope.eq(InventoryEventScope::Channel.as_str()))
+                            .add(Column::ChannelId.is_in(places.channel_ids.iter().copied())),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(Column::Scope.eq(InventoryEventScope::Warehouse.as_str()))
+                            .add(Column::WarehouseId.is_in(places.warehouse_ids.iter().copied())),
+                    ),
+            );
         }
         query.filter(Column::Scope.is_in(self.effective_scopes().into_iter().map(InventoryEventScope::as_str)))
     }

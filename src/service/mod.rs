@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod ledger;
 pub mod replenishments;
 pub mod stock;
+pub mod tokens;
 pub mod warehouses;
 
 use chrono::{DateTime, Utc};

@@ -454,7 +454,9 @@ async fn seed(app: &TestApp) -> String {
         let data = aliased(app, &fields).await;
         products.extend((0..chunk.len()).map(|at| id_at(&data[format!("m{at}")]["product"])));
     }
-    for chunk in indexes.chunks(50) {
+    // Four aliased mutations per SKU, and the server takes at most 100 aliases per request
+    // (--max-query-aliases).
+    for chunk in indexes.chunks(25) {
         let fields: Vec<String> = chunk
             .iter()
             .flat_map(|index| {

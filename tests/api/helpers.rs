@@ -24,7 +24,7 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryOrder,
 };
 use serde_json::{Value, json};
-use stockroom::{db::Db, service::activities::ActivityRegistry};
+use stockroom::{app::Settings, db::Db, service::activities::ActivityRegistry};
 use tokio::{sync::oneshot, task::JoinHandle};
 
 /// Admin URL used to create and drop test databases when `STOCKROOM_TEST_POSTGRES_URL` is unset.
@@ -67,8 +67,10 @@ pub enum Backend {
 /// `both_databases!(case_name, |app| async move { … })` generates the module `case_name` with
 /// the tests `sqlite` and `postgres`; `app` is a `&TestApp`. Write
 /// `both_databases!(multi_thread, case_name, |app| …)` to run the server on a two-thread
-/// runtime instead of the default current-thread one. The database is dropped after the body
-/// ends, also when it panics.
+/// runtime instead of the default current-thread one, or
+/// `both_databases!(settings = expr, case_name, |app| …)` to start the server with other
+/// [`Settings`](stockroom::app::Settings), such as lower limits. The database is dropped after
+/// the body ends, also when it panics.
 macro_rules! both_databases {
     ($name:ident, |$app:ident| $body:expr) => {
         mod $name {
@@ -87,6 +89,34 @@ macro_rules! both_databases {
 
             async fn run(backend: $crate::helpers::Backend) {
                 let test_app = $crate::helpers::spawn_app(backend).await;
+                let outcome = {
+                    let $app = &test_app;
+                    futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe($body)).await
+                };
+                test_app.cleanup().await;
+                if let Err(panic) = outcome {
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
+    };
+    (settings = $settings:expr, $name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::helpers::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::helpers::Backend::Postgres).await;
+            }
+
+            async fn run(backend: $crate::helpers::Backend) {
+                let test_app = $crate::helpers::spawn_app_with_settings(backend, $settings).await;
                 let outcome = {
                     let $app = &test_app;
                     futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe($body)).await
@@ -145,13 +175,44 @@ pub struct ApiError {
 pub struct Api {
     http: reqwest::Client,
     url: String,
+    /// The `Authorization` header sent with every request, if any.
+    authorization: Option<String>,
 }
 
 impl Api {
+    /// This client sending `Authorization: Bearer <token>`.
+    pub fn with_token(&self, token: &str) -> Api {
+        self.with_authorization(&format!("Bearer {token}"))
+    }
+
+    /// This client sending `value` as the `Authorization` header, for malformed headers.
+    pub fn with_authorization(&self, value: &str) -> Api {
+        Api { authorization: Some(value.to_owned()), ..self.clone() }
+    }
+
+    /// This client sending no `Authorization` header.
+    pub fn without_token(&self) -> Api {
+        Api { authorization: None, ..self.clone() }
+    }
+
+    /// Sends a query with an `Accept` header and returns the raw HTTP response.
+    pub async fn post_raw(&self, accept: &str, query: &str) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, accept)
+            .json(&json!({ "query": query }));
+        if let Some(value) = &self.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        request.send().await.unwrap_or_else(|err| panic!("POST {} failed: {err}", self.url))
+    }
+
     /// Sends a query or mutation and returns the whole JSON response, whatever the HTTP status.
     /// Fails the test if any error message contains SQL or driver text.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        let mut request = self
             .http
             .post(&self.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -159,7 +220,11 @@ impl Api {
                 reqwest::header::ACCEPT,
                 "application/graphql-response+json, application/json",
             )
-            .json(&json!({ "query": query, "variables": variables }))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(value) = &self.authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        let response = request
             .send()
             .await
             .unwrap_or_else(|err| panic!("POST {} failed: {err}", self.url));
@@ -298,7 +363,8 @@ pub struct TestApp {
     store: Store,
 }
 
-/// Creates a fresh database for `backend`, migrates it and starts the server on a free port.
+/// Creates a fresh database for `backend`, migrates it and starts the server on a free port,
+/// without authentication (the library's default), so requests need no token.
 ///
 /// Panics with instructions when PostgreSQL is unreachable: PostgreSQL tests never skip.
 pub async fn spawn_app(backend: Backend) -> TestApp {
@@ -307,6 +373,56 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], with the server running `activities` on low-stock crossings.
 pub async fn spawn_app_with(backend: Backend, activities: ActivityRegistry) -> TestApp {
+    spawn(backend, activities, Settings::default()).await
+}
+
+/// Like [`spawn_app`], with a server that requires an API token on every request. The app's own
+/// client, which the fixtures use, carries an admin token; [`TestApp::create_token`] makes
+/// others.
+pub async fn spawn_app_with_auth(backend: Backend) -> TestApp {
+    let settings = Settings { auth: stockroom::auth::AuthMode::Required, ..Settings::default() };
+    let mut app = spawn_app_with_settings(backend, settings).await;
+    let admin = app.create_token(stockroom::auth::Role::Admin, &[]).await;
+    app.api = app.api.with_token(&admin.secret);
+    app
+}
+
+/// A token made by [`TestApp::create_token`].
+#[derive(Clone, Debug)]
+pub struct TestToken {
+    pub id: i64,
+    pub secret: String,
+}
+
+impl TestApp {
+    /// Creates an API token through the library, as `stockroom token create` does. `channels`
+    /// are channel ids or external reference codes.
+    pub async fn create_token(&self, role: stockroom::auth::Role, channels: &[&str]) -> TestToken {
+        let new = stockroom::service::tokens::NewToken {
+            role,
+            channels: channels.iter().map(|channel| (*channel).to_owned()).collect(),
+            name: Some(format!("test {}", role.as_str())),
+        };
+        let created = stockroom::service::tokens::create_token(&self.db, new)
+            .await
+            .unwrap_or_else(|err| panic!("failed to create a {} token: {}", role.as_str(), err.message()));
+        TestToken { id: created.token.id, secret: created.secret }
+    }
+
+    /// Revokes an API token through the library, as `stockroom token revoke` does.
+    pub async fn revoke_token(&self, id: i64) {
+        stockroom::service::tokens::revoke_token(&self.db, id)
+            .await
+            .unwrap_or_else(|err| panic!("failed to revoke token {id}: {}", err.message()));
+    }
+}
+
+/// Like [`spawn_app`], with the server started with `settings`, such as lower limits.
+pub async fn spawn_app_with_settings(backend: Backend, settings: Settings) -> TestApp {
+    spawn(backend, ActivityRegistry::default(), settings).await
+}
+
+async fn spawn(backend: Backend, activities: ActivityRegistry, settings: Settings) -> TestApp {
     let (url, store) = match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("failed to create a temporary directory");
@@ -328,7 +444,7 @@ pub async fn spawn_app_with(backend: Backend, activities: ActivityRegistry) -> T
         }
     };
 
-    match start(backend, &url, store, activities).await {
+    match start(backend, &url, store, activities, settings).await {
         Ok(app) => app,
         Err((err, store)) => {
             drop_store(store).await;
@@ -344,6 +460,7 @@ async fn start(
     url: &str,
     store: Store,
     activities: ActivityRegistry,
+    settings: Settings,
 ) -> Result<TestApp, (anyhow::Error, Store)> {
     let mut db = match Db::connect(url).await {
         Ok(db) => db,
@@ -370,7 +487,7 @@ async fn start(
         };
 
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(stockroom::app::serve(listener, db.clone(), async move {
+    let server = tokio::spawn(stockroom::app::serve_with(listener, db.clone(), settings, async move {
         let _ = shutdown_rx.await;
     }));
     let http = reqwest::Client::builder()
@@ -380,6 +497,7 @@ async fn start(
     let api = Api {
         http,
         url: format!("http://{address}/graphql"),
+        authorization: None,
     };
 
     Ok(TestApp {
@@ -519,7 +637,7 @@ impl TestApp {
             .build()
             .expect("failed to build the HTTP client");
         Instance {
-            api: Api { http, url: format!("http://{address}/graphql") },
+            api: Api { http, url: format!("http://{address}/graphql"), authorization: None },
             db,
             shutdown: Some(shutdown),
             server: Some(server),
@@ -529,6 +647,15 @@ impl TestApp {
     /// Returns a client for this server that can move into spawned tasks.
     pub fn api(&self) -> Api {
         self.api.clone()
+    }
+
+    /// Runs SQL on the test's own connection, for tests that break the database on purpose
+    /// to see how the server fails.
+    pub async fn execute_sql(&self, sql: &str) {
+        self.database
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|err| panic!("the test's SQL failed: {err}\nSQL: {sql}"));
     }
 
     /// Returns the `http://` URL of this server's `/graphql` endpoint.

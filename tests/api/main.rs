@@ -32,3 +32,6 @@ mod ws;
 mod low_stock_events;
 mod event_delivery;
 mod event_paths;
+mod limits;
+mod auth;
+mod operations;

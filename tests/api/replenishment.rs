@@ -1224,7 +1224,7 @@ impl ServerProcess {
     /// `time_zone`, and waits until it listens.
     pub async fn start(database_url: &str, time_zone: &str) -> ServerProcess {
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stockroom"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json", "--no-auth"])
             .env("STOCKROOM_DATABASE_URL", database_url)
             .env("STOCKROOM_LOG", "info")
             .env("TZ", time_zone)

@@ -94,6 +94,20 @@ impl Subscriptions {
     /// Panics if the handshake fails, the server selects another subprotocol, the server
     /// replies anything but `connection_ack`, or the acknowledgement takes more than 10 s.
     pub async fn connect(graphql_url: &str, protocol: WsProtocol) -> Subscriptions {
+        match Subscriptions::connect_with_payload(graphql_url, protocol, json!({})).await {
+            Ok(connection) => connection,
+            Err(reason) => panic!("the server refused the connection ({protocol:?}): {reason}"),
+        }
+    }
+
+    /// Like [`Subscriptions::connect`], with `payload` in `connection_init` (where a client
+    /// sends its API token). Returns the server's reason when it rejects the connection: the
+    /// close frame's reason (transport-ws) or the `connection_error` message (legacy).
+    pub async fn connect_with_payload(
+        graphql_url: &str,
+        protocol: WsProtocol,
+        payload: Value,
+    ) -> Result<Subscriptions, String> {
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         let url = websocket_url(graphql_url);
         let mut request = url
@@ -127,18 +141,24 @@ impl Subscriptions {
             buffered: VecDeque::new(),
         };
         connection
-            .send_json(json!({ "type": "connection_init", "payload": {} }))
+            .send_json(json!({ "type": "connection_init", "payload": payload }))
             .await;
-        let Some(reply) = connection.read_json(deadline).await else {
-            panic!("timed out after 10 s waiting for connection_ack from {url} ({protocol:?})");
+        let reply = tokio::time::timeout_at(deadline, connection.socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("timed out after 10 s waiting for connection_ack from {url} ({protocol:?})"));
+        let reply = match reply {
+            Some(Ok(Message::Text(text))) => serde_json::from_str::<Value>(&text)
+                .unwrap_or_else(|err| panic!("the server sent a text frame that is not JSON ({err}): {text}")),
+            Some(Ok(Message::Close(frame))) => {
+                return Err(frame.map(|frame| frame.reason.to_string()).unwrap_or_default());
+            }
+            other => panic!("expected connection_ack after connection_init, got {other:?}"),
         };
-        assert_eq!(
-            reply["type"],
-            "connection_ack",
-            "expected connection_ack after connection_init, got {}",
-            pretty(&reply)
-        );
-        connection
+        match reply["type"].as_str() {
+            Some("connection_ack") => Ok(connection),
+            Some("connection_error") => Err(reply["payload"]["message"].as_str().unwrap_or_default().to_owned()),
+            _ => panic!("expected connection_ack after connection_init, got {}", pretty(&reply)),
+        }
     }
 
     /// Starts operation `id` by sending `subscribe` (transport-ws) or `start` (legacy) with
@@ -251,6 +271,38 @@ impl Subscriptions {
         let _ = self.socket.close(Some(frame)).await;
         let drain = async { while let Some(Ok(_)) = self.socket.next().await {} };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, drain).await;
+    }
+
+    /// Reads until the server closes the connection, for tests of a server that shuts down.
+    /// Returns the `complete` ids and the other operation messages received first, buffered
+    /// ones included, and the close frame (`None` for a close frame without a code).
+    ///
+    /// Panics if no close frame comes within 15 s or the socket ends without one.
+    pub async fn expect_close(mut self) -> (Vec<WsMessage>, Option<CloseFrame>) {
+        let deadline = Instant::now() + EXPECT_TIMEOUT;
+        let mut received: Vec<WsMessage> = self.buffered.drain(..).collect();
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("no close frame within {EXPECT_TIMEOUT:?}; received {received:?}"));
+            let text = match frame {
+                Some(Ok(Message::Close(frame))) => return (received, frame),
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => panic!("reading the WebSocket failed before a close frame: {err}"),
+                None => panic!("the server ended the WebSocket without a close frame; received {received:?}"),
+            };
+            let message: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|err| panic!("the server sent a text frame that is not JSON ({err}): {text}"));
+            let id = message["id"].as_str().unwrap_or_default().to_owned();
+            match message["type"].as_str().unwrap_or_default() {
+                "complete" => received.push(WsMessage::Complete { id }),
+                "next" | "data" => received.push(WsMessage::Payload { id, payload: message["payload"].clone() }),
+                "error" => received.push(WsMessage::Error { id, payload: message["payload"].clone() }),
+                // Keep-alives and pings belong to no operation, so they are skipped.
+                _ => {}
+            }
+        }
     }
 
     /// Waits up to 15 s for the next message of operation `id`, first from the buffer, and
