@@ -1,16 +1,19 @@
-//! `stockroom-bench`: measures Stockroom's stock reads and bookings on SQLite and PostgreSQL.
+//! `stockroom-bench`: measures Stockroom's stock reads, bookings and subscriptions on SQLite and
+//! PostgreSQL.
 //!
 //! For each database it creates a fresh store and writes a data set through the services (20
 //! warehouses, 2 channels, 1,000 SKUs stocked everywhere). It starts the server (`stockroom
 //! serve`, run by this binary) as a child process on 127.0.0.1 and measures stock pages, single SKUs and bookings
 //! with concurrent HTTP clients. It measures the same reads as raw SQL and as direct service
 //! calls in this process, checks that nothing was oversold, and counts the SQL statements of a
-//! `stock` request on an in-process server. It reads the server's memory from `/proc` and
-//! removes the store at the end. BENCHMARKS.md explains the figures, and `--help` lists the
-//! options.
+//! `stock` request on an in-process server. It opens thousands of WebSocket subscribers of
+//! low-stock events and times the delivery of each crossing to each of them. It reads the
+//! server's memory from `/proc` and removes the store at the end. BENCHMARKS.md explains the
+//! figures, and `--help` lists the options.
 //!
-//! Layout: `load` is the generic client loop, `reads` and `bookings` the measurements, `seed`
-//! the data set, `server` the servers under test, `store` the databases, `report` the output.
+//! Layout: `load` is the generic client loop, `reads`, `bookings` and `subscriptions` the
+//! measurements, `seed` the data set, `server` the servers under test, `store` the databases,
+//! `report` the output.
 
 #[path = "stockroom_bench/bookings.rs"]
 mod bookings;
@@ -32,6 +35,8 @@ mod server;
 mod statements;
 #[path = "stockroom_bench/store.rs"]
 mod store;
+#[path = "stockroom_bench/subscriptions.rs"]
+mod subscriptions;
 
 use std::{
     future::Future,
@@ -53,6 +58,7 @@ use crate::{
     seed::DataSet,
     server::ChildServer,
     store::{Backend, Store},
+    subscriptions::SubscriptionSettings,
 };
 
 /// The PostgreSQL URL used to create and drop the benchmark's database when none is given.
@@ -61,7 +67,8 @@ const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres"
 /// A per-client bound on requests, so every load loop also stops by count.
 const MAX_REQUESTS_PER_CLIENT: u64 = 1_000_000;
 
-/// Measures Stockroom's stock reads and bookings against a real server on 127.0.0.1.
+/// Measures Stockroom's stock reads, bookings and subscriptions against a real server on
+/// 127.0.0.1.
 #[derive(Debug, Parser)]
 #[command(name = "stockroom-bench", version)]
 struct Options {
@@ -85,6 +92,19 @@ struct Options {
     /// Concurrent clients of the booking runs.
     #[arg(long, default_value_t = 64)]
     booking_clients: usize,
+
+    /// WebSocket subscriber counts of the subscription runs, separated by commas. Each count
+    /// runs on a freshly started server.
+    #[arg(long, value_delimiter = ',', default_values_t = [1000, 10000])]
+    subscribers: Vec<usize>,
+
+    /// Low-stock crossings measured per subscriber count.
+    #[arg(long, default_value_t = 100)]
+    subscription_events: usize,
+
+    /// Low-stock crossings made per second, one mutation at a time.
+    #[arg(long, default_value_t = 2.0)]
+    event_rate: f64,
 
     /// Also write the results as JSON to this file; `--report` prints it again later.
     #[arg(long)]
@@ -132,10 +152,13 @@ enum Phase {
     Bookings,
     /// Statements per `stock` request of 5 and 500 SKUs.
     Statements,
+    /// WebSocket subscribers of `lowStockEvents` and the delivery of low-stock crossings.
+    Subscriptions,
 }
 
 impl Phase {
-    const ALL: [Phase; 6] = [Phase::StockPage, Phase::SingleSku, Phase::RawSql, Phase::Service, Phase::Bookings, Phase::Statements];
+    const ALL: [Phase; 7] =
+        [Phase::StockPage, Phase::SingleSku, Phase::RawSql, Phase::Service, Phase::Bookings, Phase::Statements, Phase::Subscriptions];
 
     fn name(self) -> String {
         self.to_possible_value().map_or_else(String::new, |value| value.get_name().to_owned())
@@ -149,7 +172,21 @@ impl Options {
 
     /// Returns whether any selected measurement needs the child server.
     fn needs_server(&self) -> bool {
-        [Phase::StockPage, Phase::SingleSku, Phase::Bookings].into_iter().any(|phase| self.wants(phase))
+        [Phase::StockPage, Phase::SingleSku, Phase::Bookings, Phase::Subscriptions].into_iter().any(|phase| self.wants(phase))
+    }
+
+    /// Returns whether any selected measurement needs the seeded data set of 1,000 SKUs. The
+    /// subscription runs write their own.
+    fn needs_data_set(&self) -> bool {
+        self.phases.iter().any(|phase| *phase != Phase::Subscriptions)
+    }
+
+    fn subscription_settings(&self) -> SubscriptionSettings {
+        SubscriptionSettings {
+            subscriber_counts: self.subscribers.clone(),
+            events: self.subscription_events,
+            events_per_second: self.event_rate,
+        }
     }
 
     fn backends(&self) -> Vec<Backend> {
@@ -185,6 +222,18 @@ impl Options {
             if !(1..=1024).contains(&clients) {
                 bail!("{name} {clients} is out of range: give 1 to 1024");
             }
+        }
+        if let Some(count) = self.subscribers.iter().find(|count| !(1..=50_000).contains(*count)) {
+            bail!("--subscribers {count} is out of range: give 1 to 50,000 per count");
+        }
+        if self.subscribers.is_empty() {
+            bail!("--subscribers names no count");
+        }
+        if !(1..=10_000).contains(&self.subscription_events) {
+            bail!("--subscription-events {} is out of range: give 1 to 10,000", self.subscription_events);
+        }
+        if !(self.event_rate > 0.0 && self.event_rate <= 1000.0) {
+            bail!("--event-rate {} is out of range: give more than 0 and at most 1,000 per second", self.event_rate);
         }
         Ok(())
     }
@@ -235,6 +284,9 @@ async fn run(options: &Options) -> anyhow::Result<()> {
             warmup_seconds: options.warmup().as_secs_f64(),
             read_clients: options.clients,
             booking_clients: options.booking_clients,
+            subscribers: options.subscribers.clone(),
+            subscription_events: options.subscription_events,
+            event_rate: options.event_rate,
             phases: options.phases.iter().map(|phase| phase.name()).collect(),
             server_wrapper: options.wrapper(),
         },
@@ -250,6 +302,9 @@ async fn run(options: &Options) -> anyhow::Result<()> {
     }
     if let Some(failed) = report.databases.iter().find(|db| db.error.is_some()) {
         bail!("the {} run stopped early; see the tables above", failed.backend.label());
+    }
+    if let Some(failed) = report.databases.iter().find(|db| db.subscriptions.iter().flatten().any(|run| run.error.is_some())) {
+        bail!("a {} subscription run stopped early; see the tables above", failed.backend.label());
     }
     Ok(())
 }
@@ -277,11 +332,33 @@ async fn bench_database(backend: Backend, options: &Options, server_command: Opt
 }
 
 async fn measure(store: &Store, options: &Options, server_command: Option<&(PathBuf, Vec<String>)>, report: &mut DatabaseReport) -> anyhow::Result<()> {
-    let label = store.backend.label();
-    eprintln!("[{label}] writing the data set");
     let db = Db::connect(&store.url).await?;
     db.migrate().await?;
-    let data = seed::seed(&db).await?;
+    if options.needs_data_set() {
+        measure_data_set(store, options, server_command, &db, report).await?;
+    }
+    if options.wants(Phase::Subscriptions)
+        && let Some(command) = server_command
+    {
+        let settings = options.subscription_settings();
+        let runs = subscriptions::run(command, &options.wrapper(), &store.url, &store.folder, &db, &settings, store.backend.label()).await?;
+        report.subscriptions = Some(runs);
+    }
+    db.conn().clone().close().await?;
+    Ok(())
+}
+
+/// Seeds the data set and runs the selected measurements of reads, bookings and statements.
+async fn measure_data_set(
+    store: &Store,
+    options: &Options,
+    server_command: Option<&(PathBuf, Vec<String>)>,
+    db: &Db,
+    report: &mut DatabaseReport,
+) -> anyhow::Result<()> {
+    let label = store.backend.label();
+    eprintln!("[{label}] writing the data set");
+    let data = seed::seed(db).await?;
     report.seed_seconds = Some(data.seconds);
     eprintln!("[{label}] data set written in {:.1} s", data.seconds);
 
@@ -293,17 +370,17 @@ async fn measure(store: &Store, options: &Options, server_command: Option<&(Path
             tokio::time::sleep(Duration::from_secs(1)).await;
             report.memory_idle = Some(server.memory()?);
             let client = GraphqlClient::new(&server.graphql_url(), options.clients.max(options.booking_clients))?;
-            let outcome = load_runs(options, &db, &data, Some((&client, server.pid())), &tally, report).await;
+            let outcome = load_runs(options, db, &data, Some((&client, server.pid())), &tally, report).await;
             report.memory_after_load = server.memory().ok();
             let stopped = server.stop().await;
             outcome?;
             stopped?;
         }
-        None => load_runs(options, &db, &data, None, &tally, report).await?,
+        None => load_runs(options, db, &data, None, &tally, report).await?,
     }
 
     if options.wants(Phase::Bookings) {
-        let check = bookings::check_oversell(&db, &tally).await?;
+        let check = bookings::check_oversell(db, &tally).await?;
         eprintln!("[{label}] oversell check: {}", if check.passed() { "passed" } else { "FAILED" });
         report.oversell = Some(check);
     }
@@ -313,7 +390,6 @@ async fn measure(store: &Store, options: &Options, server_command: Option<&(Path
         eprintln!("[{label}] statements per stock request: {:?}; per booking: {}", counts.counts, counts.booking_statements);
         report.statements = Some(counts);
     }
-    db.conn().clone().close().await?;
     Ok(())
 }
 

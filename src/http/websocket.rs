@@ -17,6 +17,9 @@ use axum::{
 
 use super::{auth, connection::Connection, rejection::Rejection};
 
+/// Bytes read from a WebSocket at a time.
+const WEBSOCKET_READ_BUFFER: usize = 4096;
+
 /// Returns true when the request has an `Upgrade: websocket` header.
 pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers
@@ -78,6 +81,10 @@ pub async fn serve_websocket<E: Executor>(
     // by the order of its argument, which could differ from the client's order.
     upgrade
         .protocols([protocol_name])
+        // tungstenite fills the whole read buffer with zeros before every read, so its 128 KiB
+        // default costs each subscriber that much memory and most of its CPU; larger client
+        // messages still arrive, in several reads.
+        .read_buffer_size(WEBSOCKET_READ_BUFFER)
         .on_failed_upgrade(|error| tracing::warn!(%error, "GraphQL WebSocket upgrade failed"))
         .on_upgrade(move |socket| {
             connection.run(socket, move |sink, messages| {

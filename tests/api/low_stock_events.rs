@@ -88,6 +88,18 @@ both_databases!(one_booking_far_below_the_threshold_legacy_ws, |app| async move 
     one_booking_far_below_the_threshold(app, WsProtocol::LegacyWs).await;
 });
 
+// The server reads WebSocket messages 4 KiB at a time; a longer one still arrives whole.
+both_databases!(long_subscribe_message_is_read_whole, |app| async move {
+    let (_, _, warehouse) = stocked_sku(app, "LAMP-3", 5, 10, None).await;
+    let padding = format!("# {}\n", "x".repeat(20_000));
+    let query = format!("{padding}{}", low_stock_subscription());
+    let mut socket = Subscriptions::connect(&app.graphql_url(), WsProtocol::TransportWs).await;
+    socket.subscribe("low", &query, json!({ "after": 0 })).await;
+    app.adjust("LAMP-3", &warehouse, -5).await;
+    assert_eq!(socket.expect_data("low").await["lowStockEvents"]["skuCode"], "LAMP-3");
+    socket.close().await;
+});
+
 both_databases!(restock_rearms_and_reconnect_replays, |app| async move {
     let (_, _, warehouse) = stocked_sku(app, "LAMP-2", 5, 10, Some("notify")).await;
     let start = last_sequence(app).await;

@@ -6,10 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     bookings::{OversellCheck, SellOut},
+    cpu::CpuUse,
     load::Rate,
     server::Memory,
     statements::StatementCounts,
     store::Backend,
+    subscriptions::{Spread, SubscriptionRun},
 };
 
 /// Everything one run measured, with the conditions it ran under.
@@ -34,6 +36,14 @@ pub struct Settings {
     pub warmup_seconds: f64,
     pub read_clients: usize,
     pub booking_clients: usize,
+    /// Subscriber counts, crossings per count and crossings per second of the subscription
+    /// runs. Reports written before those runs existed have none and read as empty and 0.
+    #[serde(default)]
+    pub subscribers: Vec<usize>,
+    #[serde(default)]
+    pub subscription_events: usize,
+    #[serde(default)]
+    pub event_rate: f64,
     pub phases: Vec<String>,
     /// Command the server ran under, such as valgrind; empty for a plain run.
     pub server_wrapper: Vec<String>,
@@ -116,6 +126,9 @@ pub struct DatabaseReport {
     pub memory_idle: Option<Memory>,
     /// The server's memory after the last load run; its peak covers the whole run.
     pub memory_after_load: Option<Memory>,
+    /// One entry per subscriber count, each on its own server.
+    #[serde(default)]
+    pub subscriptions: Option<Vec<SubscriptionRun>>,
     /// The reason the run stopped early, if it did.
     pub error: Option<String>,
 }
@@ -138,6 +151,7 @@ impl DatabaseReport {
             statements: None,
             memory_idle: None,
             memory_after_load: None,
+            subscriptions: None,
             error: None,
         }
     }
@@ -192,23 +206,37 @@ pub fn render(report: &Report) -> String {
         report.load_average_before,
         report.load_average_after,
     ));
+    if settings.phases.iter().any(|phase| phase == "subscriptions") {
+        let counts: Vec<String> = settings.subscribers.iter().map(|count| thousands(*count)).collect();
+        text.push_str(&format!(
+            "Subscription runs: {} subscribers, each count on a fresh server; {} low-stock crossings per count at {:.1} per second.\n\n",
+            counts.join(" and "),
+            settings.subscription_events,
+            settings.event_rate,
+        ));
+    }
     if !settings.server_wrapper.is_empty() {
         text.push_str(&format!("The server ran under `{}`: its figures are not comparable.\n\n", settings.server_wrapper.join(" ")));
     }
 
     let databases = &report.databases;
     let header: Vec<&str> = databases.iter().map(|db| db.backend.label()).collect();
-    text.push_str(&format!("| measure | {} |\n|---|{}\n", header.join(" | "), "---|".repeat(header.len())));
-    for (label, cell) in figure_rows() {
-        let cells: Vec<String> = databases.iter().map(cell).collect();
-        text.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
-    }
+    // A run of the subscription runs alone has none of these figures.
+    let data_set_phases = settings.phases.iter().any(|phase| phase != "subscriptions");
+    if data_set_phases {
+        text.push_str(&format!("| measure | {} |\n|---|{}\n", header.join(" | "), "---|".repeat(header.len())));
+        for (label, cell) in figure_rows() {
+            let cells: Vec<String> = databases.iter().map(cell).collect();
+            text.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+        }
 
-    text.push_str(&format!("\n| target | {} |\n|---|{}\n", header.join(" | "), "---|".repeat(header.len())));
-    for (label, verdict) in target_rows() {
-        let cells: Vec<String> = databases.iter().map(verdict).collect();
-        text.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+        text.push_str(&format!("\n| target | {} |\n|---|{}\n", header.join(" | "), "---|".repeat(header.len())));
+        for (label, verdict) in target_rows() {
+            let cells: Vec<String> = databases.iter().map(verdict).collect();
+            text.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+        }
     }
+    text.push_str(&render_subscriptions(databases, data_set_phases));
 
     for db in databases {
         if let Some(error) = &db.error {
@@ -222,6 +250,102 @@ pub fn render(report: &Report) -> String {
         if let Some(problem) = db.oversell.as_ref().and_then(|check| check.first_problem.as_ref()) {
             text.push_str(&format!("\n{} oversell check: {problem}\n", db.backend.label()));
         }
+        for run in db.subscriptions.iter().flatten() {
+            let name = format!("{} subscriptions, {} subscribers", db.backend.label(), thousands(run.subscribers));
+            if let Some(error) = &run.error {
+                text.push_str(&format!("\n{name} stopped early: {error}\n"));
+            }
+            if let Some(failure) = &run.first_connect_failure {
+                text.push_str(&format!("\n{name}: first connection failure: {failure}\n"));
+            }
+            if let Some(problem) = &run.first_problem {
+                text.push_str(&format!("\n{name}: first problem: {problem}\n"));
+            }
+        }
+    }
+    text
+}
+
+type SubscriptionCell = fn(&SubscriptionRun) -> String;
+
+/// Renders the table of the subscription runs, one column per database and subscriber count,
+/// or nothing when none ran.
+fn render_subscriptions(databases: &[DatabaseReport], after_other_tables: bool) -> String {
+    let columns: Vec<(&str, &SubscriptionRun)> =
+        databases.iter().flat_map(|db| db.subscriptions.iter().flatten().map(move |run| (db.backend.label(), run))).collect();
+    if columns.is_empty() {
+        return String::new();
+    }
+    let mut text = String::from(if after_other_tables { "\n" } else { "" });
+    let header: Vec<String> = columns.iter().map(|(label, run)| format!("{label}, {}", thousands(run.subscribers))).collect();
+    text.push_str(&format!("| subscriptions | {} |\n|---|{}\n", header.join(" | "), "---|".repeat(header.len())));
+    for (label, cell) in subscription_rows() {
+        let cells: Vec<String> = columns.iter().map(|(_, run)| cell(run)).collect();
+        text.push_str(&format!("| {label} | {} |\n", cells.join(" | ")));
+    }
+    text
+}
+
+fn subscription_rows() -> Vec<(&'static str, SubscriptionCell)> {
+    vec![
+        ("subscribers connected / requested (failed)", |run| format!("{} / {} ({})", run.connected, run.subscribers, run.connect_failures)),
+        ("time to open them all (s)", |run| format!("{:.1}", run.connect_seconds)),
+        ("opening: CPU ms per subscriber: server / benchmark / PostgreSQL", |run| cpu_use_cell(run.connect_cpu.as_ref(), 1.0)),
+        ("subscribers live after warm-up (warm-up crossings)", |run| format!("{} ({})", run.live_subscribers, run.warmup_crossings)),
+        ("crossings sent / planned, at the set rate (achieved rate)", |run| {
+            let achieved = optional(run.achieved_events_per_second().map(|rate| format!("{rate:.2}/s")));
+            format!("{} / {}, {:.1}/s ({achieved})", run.events_sent, run.events_planned, run.events_per_second)
+        }),
+        ("mutation p50 / p99 (ms)", |run| spread_cell(&run.mutation_latency)),
+        ("deliveries received / expected", |run| format!("{} / {}", run.deliveries, run.deliveries_expected)),
+        ("missing / duplicate / unexpected events (subscribers missing any)", |run| {
+            format!("{} / {} / {} ({})", run.missing, run.duplicates, run.unexpected_messages, run.subscribers_missing_events)
+        }),
+        ("errors / completes / dropped connections", |run| format!("{} / {} / {}", run.error_messages, run.complete_messages, run.dropped_connections)),
+        ("latency from occurredAt: p50 / p99 (ms)", |run| spread_cell(&run.latency_from_occurred)),
+        ("latency from occurredAt: max (ms)", |run| optional(run.latency_from_occurred.map(|s| format!("{:.1}", s.max_ms)))),
+        ("latency from the mutation's response: p50 / p99 (ms)", |run| spread_cell(&run.latency_from_response)),
+        ("per crossing, occurredAt to the last subscriber: p50 / p99 (ms)", |run| spread_cell(&run.time_to_all)),
+        ("per crossing, first to last receipt: p50 / p99 (ms)", |run| spread_cell(&run.fan_out)),
+        ("server RSS idle / subscribed / after crossings (MiB)", |run| {
+            let rss = |memory: Option<Memory>| memory.map_or_else(|| "—".to_owned(), |m| format!("{:.1}", m.rss_mib));
+            format!("{} / {} / {}", rss(run.memory_before), rss(run.memory_subscribed), rss(run.memory_after))
+        }),
+        ("server memory per subscriber (KiB)", |run| optional(run.memory_per_subscriber_kib().map(|kib| format!("{kib:.1}")))),
+        ("crossings: cores busy: server / benchmark / PostgreSQL", |run| cores_cell(run.cpu.as_ref())),
+        ("crossings: CPU µs per delivery: server / benchmark / PostgreSQL", |run| cpu_use_cell(run.cpu.as_ref(), 1000.0)),
+        ("open-file limit: benchmark / server", |run| {
+            format!("{} / {}", optional(run.open_files_limit.map(|n| n.to_string())), optional(run.server_open_files_limit.map(|n| n.to_string())))
+        }),
+    ]
+}
+
+fn spread_cell(spread: &Option<Spread>) -> String {
+    optional(spread.map(|s| format!("{:.1} / {:.1}", s.p50_ms, s.p99_ms)))
+}
+
+/// CPU per item of server, benchmark and PostgreSQL, in milliseconds times `scale`.
+fn cpu_use_cell(cpu: Option<&CpuUse>, scale: f64) -> String {
+    let Some(cpu) = cpu else { return "—".to_owned() };
+    let value = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |ms| format!("{:.2}", ms * scale));
+    format!("{} / {} / {}", value(cpu.server_ms_per_request), value(Some(cpu.benchmark_ms_per_request)), value(cpu.database_ms_per_request))
+}
+
+fn cores_cell(cpu: Option<&CpuUse>) -> String {
+    let Some(cpu) = cpu else { return "—".to_owned() };
+    let value = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |cores| format!("{cores:.2}"));
+    format!("{} / {} / {}", value(cpu.server_cores), value(Some(cpu.benchmark_cores)), value(cpu.database_cores))
+}
+
+/// Formats a count with commas between thousands, as the tables write them.
+fn thousands(count: usize) -> String {
+    let digits = count.to_string();
+    let mut text = String::new();
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            text.push(',');
+        }
+        text.push(digit);
     }
     text
 }
@@ -347,4 +471,18 @@ fn count_text(count: Option<usize>) -> String {
 
 fn optional(value: Option<String>) -> String {
     value.unwrap_or_else(|| "—".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn thousands_separated() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(10000), "10,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
 }

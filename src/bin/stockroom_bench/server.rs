@@ -108,10 +108,14 @@ impl ChildServer {
             .arg(address.to_string())
             .arg("--database-url")
             .arg(database_url)
+            // The clients send no API token. With tokens, a server reads each one once per
+            // 10 s (see `stockroom::auth`), which would not move these figures.
+            .arg("--no-auth")
             // Only the command-line options count, whatever the caller's environment sets.
             .env_remove("STOCKROOM_DATABASE_URL")
             .env_remove("STOCKROOM_LISTEN")
             .env_remove("STOCKROOM_DEMO")
+            .env_remove("STOCKROOM_NO_AUTH")
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file)
@@ -126,6 +130,11 @@ impl ChildServer {
     /// Returns the URL of the GraphQL endpoint.
     pub fn graphql_url(&self) -> String {
         format!("http://{}/graphql", self.address)
+    }
+
+    /// Returns the URL of the GraphQL endpoint for WebSocket clients.
+    pub fn websocket_url(&self) -> String {
+        format!("ws://{}/graphql", self.address)
     }
 
     /// Returns the process id, for reading its CPU time.
