@@ -252,7 +252,10 @@ impl Authenticator {
             ));
         };
         if !is_well_formed(token) {
-            return Err(unauthenticated("the API token is malformed: Stockroom tokens start with `srk_`"));
+            let expected = TOKEN_PREFIX.len() + URL_SAFE_NO_PAD.encode([0u8; TOKEN_BYTES]).len();
+            return Err(unauthenticated(&format!(
+                "the API token is malformed: a Stockroom token is `{TOKEN_PREFIX}` followed by letters, digits, `-` and `_`, {expected} characters in all; copy it again from `stockroom token create`"
+            )));
         }
         let hash = hash_token(token);
         let grant = self.grant(&hash).await?;

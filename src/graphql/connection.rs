@@ -44,7 +44,7 @@ pub async fn with_max_page_size<F: std::future::Future>(max: u64, execution: F) 
 
 /// Returns the largest page of the current request, or [`MAX_PAGE_SIZE`] outside a request's
 /// execution.
-fn max_page_size() -> u64 {
+pub fn max_page_size() -> u64 {
     REQUEST_MAX_PAGE_SIZE.try_with(|max| *max).unwrap_or(MAX_PAGE_SIZE)
 }
 

@@ -220,9 +220,10 @@ impl EventQuery {
         #[graphql(desc = "Number of events, at most 500; 100 when omitted.")] first: Option<i32>,
         #[graphql(desc = "Narrows the list.")] filter: Option<InventoryEventFilter>,
     ) -> async_graphql::Result<Vec<InventoryEvent>> {
-        let first = first.unwrap_or(100);
-        if !(1..=MAX_EVENTS_PER_PAGE).contains(&first) {
-            return Err(Error::invalid("first", format!("first must be between 1 and {MAX_EVENTS_PER_PAGE}, got {first}")).into());
+        let max = MAX_EVENTS_PER_PAGE.min(i32::try_from(super::connection::max_page_size()).unwrap_or(MAX_EVENTS_PER_PAGE));
+        let first = first.unwrap_or(max.min(100));
+        if !(1..=max).contains(&first) {
+            return Err(Error::invalid("first", format!("first must be from 1 to {max} (--max-page-size), got {first}")).into());
         }
         let after = after.unwrap_or(0);
         if after < 0 {
