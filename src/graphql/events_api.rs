@@ -25,7 +25,7 @@ use crate::{
     },
 };
 
-/// The most events one `inventoryEvents` page returns.
+/// The maximum number of events on one `inventoryEvents` page.
 pub const MAX_EVENTS_PER_PAGE: i32 = 500;
 
 /// The most SKUs one event filter may name.
@@ -240,6 +240,16 @@ impl EventQuery {
             "filter.",
         )
         .await?;
+        // Like a replay, a read that starts before the retained range fails instead of
+        // silently skipping the removed events.
+        let pruned = events::pruned_through(db(ctx).conn()).await?;
+        if after > 0 && after < pruned {
+            return Err(Error::invalid(
+                "after",
+                format!("events up to sequence {pruned} were removed by the retention policy, so the events after {after} are incomplete; read from after {pruned} and reload the current stock"),
+            )
+            .into());
+        }
         let found = events::events_after(db(ctx).conn(), after, &filter, first as u64).await?;
         Ok(found.into_iter().map(|event| InventoryEvent { event: Arc::new(event), loader: None }).collect())
     }

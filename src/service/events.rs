@@ -121,7 +121,7 @@ pub struct Touched {
 }
 
 impl Touched {
-    /// Whether nothing was touched.
+    /// Returns true when nothing was touched.
     pub fn is_empty(&self) -> bool {
         self.skus.is_empty() && self.warehouses.is_empty() && self.products.is_empty()
     }
@@ -261,8 +261,8 @@ async fn settle_chunk(
         .into_model()
         .all(txn)
         .await?;
-    // A booking past its expiry holds nothing, as in the stock queries, even before the sweeper
-    // has marked it; otherwise a change that does not sweep first would judge a stale hold.
+    // A booking past its expiry reserves nothing, as in the stock queries, even before the
+    // sweeper has marked it. Otherwise a change that does not sweep first would judge stale stock.
     let expired = bookings::expired_holds(txn, sku_ids).await?;
     let mut items = items;
     for item in &mut items {
@@ -871,7 +871,8 @@ mod tests {
     fn falling_to_the_threshold_is_low_stock() {
         let (kinds, state) = transitions(Some(&watched(10, false, false)), &judgement(5, Some(5)));
         assert_eq!(kinds, [LowStock, StockChanged]);
-        assert!(state.low && !state.out_of_stock);
+        assert!(state.low);
+        assert!(!state.out_of_stock);
     }
 
     #[test]
@@ -881,24 +882,27 @@ mod tests {
     }
 
     #[test]
-    fn jumping_to_zero_is_low_and_out_of_stock() {
+    fn drop_to_zero_is_out_of_stock() {
         let (kinds, state) = transitions(Some(&watched(100, false, false)), &judgement(0, Some(5)));
         assert_eq!(kinds, [LowStock, OutOfStock, StockChanged]);
-        assert!(state.low && state.out_of_stock);
+        assert!(state.low);
+        assert!(state.out_of_stock);
     }
 
     #[test]
     fn rising_above_the_threshold_is_back_in_stock() {
         let (kinds, state) = transitions(Some(&watched(0, true, true)), &judgement(6, Some(5)));
         assert_eq!(kinds, [BackInStock, StockChanged]);
-        assert!(!state.low && !state.out_of_stock);
+        assert!(!state.low);
+        assert!(!state.out_of_stock);
     }
 
     #[test]
     fn rising_to_the_threshold_is_not_back_in_stock() {
         let (kinds, state) = transitions(Some(&watched(0, true, true)), &judgement(5, Some(5)));
         assert_eq!(kinds, [StockChanged]);
-        assert!(state.low && !state.out_of_stock);
+        assert!(state.low);
+        assert!(!state.out_of_stock);
     }
 
     #[test]

@@ -128,3 +128,19 @@ both_databases!(restock_rearms_and_reconnect_replays, |app| async move {
     assert_eq!(socket.expect_data("low").await["lowStockEvents"]["kind"], "BACK_IN_STOCK");
     socket.close().await;
 });
+
+// Reading the log from before the retained range fails instead of skipping removed events.
+both_databases!(events_before_retention_rejected, |app| async move {
+    let (_, _, warehouse) = stocked_sku(app, "LAMP-4", 5, 10, None).await;
+    app.adjust("LAMP-4", &warehouse, -1).await;
+    let last = last_sequence(app).await;
+    app.execute_sql(&format!("UPDATE inventory_event_log SET pruned_through = {last}")).await;
+
+    let err = app.err("query($after: Int) { inventoryEvents(after: $after) { sequence } }", json!({ "after": last - 1 })).await;
+    assert_eq!(err.code, "INVALID_INPUT");
+    assert_eq!(err.field.as_deref(), Some("after"));
+    assert!(err.message.contains("removed by the retention policy"), "{}", err.message);
+
+    let data = app.ok("query($after: Int) { inventoryEvents(after: $after) { sequence } }", json!({ "after": last })).await;
+    assert_eq!(data["inventoryEvents"], json!([]), "reading from the pruned sequence on works");
+});
