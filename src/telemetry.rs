@@ -8,24 +8,17 @@
 //! into an `INTERNAL` error.
 //!
 //! [`request_span`] creates the tracing span that every log line of the request is written
-//! in. The [`Observe`] schema extension records the GraphQL operation's name and type on that
-//! span once the document is parsed, and counts the request in the server's [`Metrics`].
+//! in. The executor (`graphql::executor`) records the GraphQL operation's name and type on that
+//! span once the document is parsed ([`record_operation`]), and counts the request in the
+//! server's [`Metrics`] ([`observe_graphql_request`]).
 //!
 //! A WebSocket connection runs in a scope of its own, with the connection's id (see
 //! [`crate::http`]'s connection module), so its operations' internal errors carry that id.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Instant,
-};
+use std::{sync::Arc, time::Duration};
 
 use async_graphql::{
-    Request as GraphQLRequest, Response as GraphQLResponse, ServerResult, Variables,
-    extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest,
-        NextRequest, NextSubscribe,
-    },
-    futures_util::stream::BoxStream,
+    Response as GraphQLResponse,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use axum::{
@@ -34,7 +27,6 @@ use axum::{
     middleware::Next,
     response::Response,
 };
-use futures_util::StreamExt as _;
 use tokio::sync::watch;
 use tracing::{Instrument as _, Span, field::Empty};
 
@@ -165,7 +157,7 @@ pub async fn track_request(State(metrics): State<Arc<Metrics>>, mut request: Req
 
 /// Creates the span of one HTTP request, for `TraceLayer::make_span_with`. It carries the
 /// request id that [`track_request`] chose, the method and the path, and the GraphQL
-/// operation's name and type once [`Observe`] has recorded them. The query string is left
+/// operation's name and type once [`record_operation`] has recorded them. The query string is left
 /// out because it can contain a whole GraphQL document and its variables.
 pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
     let id = request.extensions().get::<RequestId>().map(RequestId::as_str).unwrap_or_default();
@@ -179,17 +171,6 @@ pub fn request_span<B>(request: &axum::http::Request<B>) -> Span {
     )
 }
 
-/// Schema extension that names the request span after the GraphQL operation, counts GraphQL
-/// requests over HTTP in the [`Metrics`] of the request's scope, and counts the operations
-/// running on a WebSocket connection.
-pub struct Observe;
-
-impl ExtensionFactory for Observe {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ObservedRequest::default())
-    }
-}
-
 /// The operation a request runs, as its document and `operationName` select it.
 #[derive(Clone, Debug)]
 pub struct SelectedOperation {
@@ -198,83 +179,38 @@ pub struct SelectedOperation {
     pub kind: OperationType,
 }
 
-/// [`Observe`]'s state for one request.
-#[derive(Default)]
-struct ObservedRequest {
-    /// The `operationName` the client sent.
-    requested: Mutex<Option<String>>,
-    /// The operation selected once the document is parsed, `None` before or when none is.
-    selected: Mutex<Option<SelectedOperation>>,
+/// Returns the operation `operation_name` selects in `document`, and records its name and type
+/// on the current span, the request's. `None` when it selects none (the executor then reports
+/// that error).
+pub fn record_operation(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<SelectedOperation> {
+    let selected = select_operation(document, operation_name);
+    if let Some(operation) = &selected {
+        let span = Span::current();
+        if let Some(name) = &operation.name {
+            span.record("operation_name", name.as_str());
+        }
+        span.record("operation_type", operation_type_name(operation.kind));
+    }
+    selected
 }
 
-#[async_trait::async_trait]
-impl Extension for ObservedRequest {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> GraphQLResponse {
-        let started = Instant::now();
-        let response = next.run(ctx).await;
-        if let Ok(Some(metrics)) = REQUEST.try_with(|scope| scope.metrics.clone()) {
-            let selected = self.selected.lock().expect("BUG: the lock is never held across a panic").clone();
-            metrics.observe_graphql_request(selected.as_ref(), &response, started.elapsed());
-        }
-        response
+/// Counts a GraphQL request over HTTP, with the operation it selected, in the [`Metrics`] of
+/// the request's scope. Outside such a scope (a WebSocket connection, a test) it does nothing.
+pub fn observe_graphql_request(selected: Option<&SelectedOperation>, response: &GraphQLResponse, elapsed: Duration) {
+    if let Ok(Some(metrics)) = REQUEST.try_with(|scope| scope.metrics.clone()) {
+        metrics.observe_graphql_request(selected, response, elapsed);
     }
+}
 
-    fn subscribe<'s>(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, GraphQLResponse>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, GraphQLResponse> {
-        let stream = next.run(ctx, stream);
-        // Every operation on a WebSocket connection runs as such a stream, subscription or
-        // not. At shutdown the connection waits for the count to reach zero before it closes.
-        match REQUEST.try_with(|scope| scope.operations.clone()) {
-            Ok(Some(operations)) => {
-                let running = RunningOperation::start(operations);
-                stream.map(move |response| {
-                    let _ = &running;
-                    response
-                })
-                .boxed()
-            }
-            _ => stream,
-        }
-    }
-
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: GraphQLRequest,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<GraphQLRequest> {
-        *self.requested.lock().expect("BUG: the lock is never held across a panic") = request.operation_name.clone();
-        next.run(ctx, request).await
-    }
-
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let requested = self.requested.lock().expect("BUG: the lock is never held across a panic").clone();
-        let selected = select_operation(&document, requested.as_deref());
-        if let Some(operation) = &selected {
-            let span = Span::current();
-            if let Some(name) = &operation.name {
-                span.record("operation_name", name.as_str());
-            }
-            span.record("operation_type", operation_type_name(operation.kind));
-        }
-        *self.selected.lock().expect("BUG: the lock is never held across a panic") = selected;
-        Ok(document)
-    }
+/// Counts an operation on the WebSocket connection of the current scope until the returned
+/// value is dropped. At shutdown the connection waits for the count to reach zero before it
+/// closes. `None` outside a WebSocket connection.
+pub fn start_operation() -> Option<RunningOperation> {
+    REQUEST.try_with(|scope| scope.operations.clone()).ok().flatten().map(RunningOperation::start)
 }
 
 /// One operation running on a WebSocket connection, counted until dropped.
-struct RunningOperation {
+pub struct RunningOperation {
     operations: Arc<watch::Sender<usize>>,
 }
 

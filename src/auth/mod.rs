@@ -320,7 +320,12 @@ pub fn generate_token() -> Result<String> {
 
 /// The stored form of a token: its SHA-256 in lower-case hex.
 pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
+    sha256_hex(token)
+}
+
+/// The SHA-256 of `text` in lower-case hex, as tokens are stored and persisted queries named.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// Checks that `token` has the shape of a Stockroom token, so that garbage is rejected without

@@ -1,7 +1,7 @@
 //! Access rules: which role may use which operation, in one place.
 //!
 //! - [`ROOT_FIELDS`] lists every query, mutation and subscription with the roles that may use
-//!   it. The [`AccessControl`] extension checks each operation's root fields against it before
+//!   it. [`authorize`] checks each operation's root fields against it before
 //!   anything runs, so a rejected operation changes and reveals nothing. A root field missing
 //!   from the table is rejected for every role but admin; a test keeps the table and the schema
 //!   in step.
@@ -18,11 +18,10 @@
 //! stock quantity, the ledger or bookings. `alerts` reads the inventory events of its channels.
 //! Introspection (`__schema`, `__type`, `__typename`) is open to every authenticated caller.
 
-use std::sync::Arc;
+use std::any::TypeId;
 
 use async_graphql::{
-    Context, Guard, ServerError, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
+    Context, Data, Guard, Request, ServerError, ServerResult,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection},
 };
 
@@ -216,39 +215,26 @@ fn no_caller() -> Error {
 
 // ---------------------------------------------------------------- the operation check
 
-/// Schema extension that checks every operation's root fields against [`ROOT_FIELDS`] for the
-/// caller the transport attached, and that a WebSocket connection's token is still valid.
-pub struct AccessControl;
+/// Checks the operation's root fields against [`ROOT_FIELDS`] for the caller the transport
+/// attached (HTTP to the request, a WebSocket to its connection's `session` data), and that the
+/// caller's token is still valid. The executor (`graphql::executor`) calls it before running
+/// any resolver, after the persisted query cache gave the document.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a caller or with a revoked token, `FORBIDDEN` for a root field
+/// the caller's role may not use, or the document's parse error.
+pub async fn authorize(request: &mut Request, session: Option<&Data>) -> ServerResult<()> {
+    let caller = [Some(&request.data), session]
+        .into_iter()
+        .flatten()
+        .find_map(|data| data.get(&TypeId::of::<Caller>()).and_then(|data| data.downcast_ref::<Caller>()))
+        .cloned()
+        .ok_or_else(|| server_error(no_caller()))?;
+    caller.ensure_current().await.map_err(server_error)?;
 
-impl ExtensionFactory for AccessControl {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AccessControl)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for AccessControl {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: async_graphql::Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<async_graphql::Request> {
-        // After the other extensions, which may still change the query (persisted queries).
-        let mut request = next.run(ctx, request).await?;
-
-        // HTTP attaches the caller to the request, a WebSocket to its connection.
-        let from_request = request.data.get(&std::any::TypeId::of::<Caller>()).and_then(|data| data.downcast_ref::<Caller>());
-        let Some(caller) = from_request.or_else(|| ctx.data_opt::<Caller>()).cloned() else {
-            return Err(server_error(no_caller()));
-        };
-        caller.ensure_current().await.map_err(server_error)?;
-
-        let operation_name = request.operation_name.clone();
-        let document = request.parsed_query()?;
-        check_operation(caller.role(), document, operation_name.as_deref()).map_err(server_error)?;
-        Ok(request)
-    }
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query()?;
+    check_operation(caller.role(), document, operation_name.as_deref()).map_err(server_error)
 }
 
 /// Checks the root fields of the operation the request selects. A request that selects no

@@ -79,7 +79,7 @@ impl ReplenishmentItem {
     /// The warehouse the stock arrives in.
     async fn warehouse(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Warehouse>> {
         let loader = ctx.data_unchecked::<AppLoader>();
-        Ok(loader.load_one(WarehouseId(self.0.warehouse_id)).await?.map(Warehouse))
+        Ok(loader.load_one(WarehouseId(self.0.warehouse_id)).await?.map(Warehouse::from))
     }
 
     /// The SKU.

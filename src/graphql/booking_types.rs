@@ -130,7 +130,7 @@ impl BookingLine {
     /// The warehouse the units are allocated to.
     async fn warehouse(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Warehouse>> {
         let loader = ctx.data_unchecked::<AppLoader>();
-        Ok(loader.load_one(WarehouseId(self.line.warehouse_id)).await?.map(Warehouse))
+        Ok(loader.load_one(WarehouseId(self.line.warehouse_id)).await?.map(Warehouse::from))
     }
 
     /// Units allocated here when booked (or moved here by a shipment).
@@ -208,7 +208,7 @@ impl ShipmentLine {
     /// The warehouse the units left.
     async fn warehouse(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Warehouse>> {
         let loader = ctx.data_unchecked::<AppLoader>();
-        Ok(loader.load_one(WarehouseId(self.0.warehouse_id)).await?.map(Warehouse))
+        Ok(loader.load_one(WarehouseId(self.0.warehouse_id)).await?.map(Warehouse::from))
     }
 
     /// Units shipped.

@@ -11,6 +11,7 @@ use async_graphql::{
     connection::{Connection, CursorType, Edge},
     futures_util::future::BoxFuture,
 };
+use futures_util::Stream;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -30,7 +31,7 @@ tokio::task_local! {
     /// The largest page of the request being executed, from `--max-page-size`.
     //
     // `paginate` is called from many resolvers that pass a database connection but no GraphQL
-    // context. The limits extension (`graphql::limits`) sets this around the execution of each
+    // context. The executor (`graphql::executor`) sets this around the execution of each
     // request, and resolvers run inside that future, so the limit reaches `paginate` without
     // threading the context through every call.
     static REQUEST_MAX_PAGE_SIZE: u64;
@@ -40,6 +41,14 @@ tokio::task_local! {
 /// [`MAX_PAGE_SIZE`] if `max` is larger.
 pub async fn with_max_page_size<F: std::future::Future>(max: u64, execution: F) -> F::Output {
     REQUEST_MAX_PAGE_SIZE.scope(max.min(MAX_PAGE_SIZE), execution).await
+}
+
+/// Polls `stream` (one operation's responses on a WebSocket) with pages limited to `max`, as
+/// [`with_max_page_size`] runs a future.
+pub fn with_max_page_size_stream<S: Stream>(max: u64, stream: S) -> impl Stream<Item = S::Item> {
+    let max = max.min(MAX_PAGE_SIZE);
+    let mut stream = Box::pin(stream);
+    futures_util::stream::poll_fn(move |cx| REQUEST_MAX_PAGE_SIZE.sync_scope(max, || stream.as_mut().poll_next(cx)))
 }
 
 /// Returns the largest page of the current request, or [`MAX_PAGE_SIZE`] outside a request's

@@ -1,11 +1,6 @@
 //! The one conversion from service errors to GraphQL errors.
 
-use std::sync::Arc;
-
-use async_graphql::{
-    ErrorExtensions, Response,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
-};
+use async_graphql::{ErrorExtensions, Response};
 
 use crate::error::Error;
 
@@ -46,36 +41,24 @@ impl From<Error> for async_graphql::Error {
     }
 }
 
-/// Schema extension that gives every execution error a `code`.
+/// Gives every execution error of `response` a `code`.
 ///
 /// Errors raised by resolvers carry one already. The others come from async-graphql itself,
 /// mostly when an argument cannot be converted to its type (an invalid `Date`, an integer out
-/// of range): those become `INVALID_INPUT`, and anything else `INTERNAL`.
-pub struct CodedErrors;
-
-impl ExtensionFactory for CodedErrors {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(CodedErrors)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for CodedErrors {
-    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        for error in &mut response.errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_some() {
-                continue;
-            }
-            let code = if error.message.starts_with("Failed to parse") || error.message.starts_with("Invalid value") {
-                "INVALID_INPUT"
-            } else {
-                "INTERNAL"
-            };
-            extensions.set("code", code);
+/// of range): those become `INVALID_INPUT`, and anything else `INTERNAL`. Errors without a
+/// path come from parsing and validation, before any resolver ran, and are left as they are.
+pub fn code_execution_errors(response: &mut Response) {
+    for error in response.errors.iter_mut().filter(|error| !error.path.is_empty()) {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_some() {
+            continue;
         }
-        response
+        let code = if error.message.starts_with("Failed to parse") || error.message.starts_with("Invalid value") {
+            "INVALID_INPUT"
+        } else {
+            "INTERNAL"
+        };
+        extensions.set("code", code);
     }
 }
 

@@ -102,7 +102,7 @@ impl InventoryEvent {
     /// The warehouse, for the warehouse scope; null otherwise or when deleted since.
     async fn warehouse(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Warehouse>> {
         let Some(id) = self.event.warehouse_id else { return Ok(None) };
-        Ok(self.loader(ctx).load_one(WarehouseId(id)).await?.map(Warehouse))
+        Ok(self.loader(ctx).load_one(WarehouseId(id)).await?.map(Warehouse::from))
     }
 
     /// Global id of the channel, for the channel scope.

@@ -1,21 +1,20 @@
-//! The schema extension that enforces the server's [`Limits`] on every query.
+//! The check that holds every query to the server's [`Limits`]; the executor
+//! (`graphql::executor`) runs it before async-graphql validates the query.
 //!
 //! It measures the parsed document before async-graphql validates it, because async-graphql's
 //! own checks walk the document with every fragment spread expanded. A document under 2 kB
 //! that spreads each fragment twice, thirty levels down, selects a billion fields. This measure
 //! counts each fragment once and reuses its size, so its time grows with the document's length
-//! only. The extension must be registered after the persisted query cache, so that it measures
-//! the document the cache found.
+//! only. It runs after the persisted query cache, so that it measures the document the cache
+//! found.
 
-use std::{collections::HashMap, sync::Arc};
+use std::collections::HashMap;
 
 use async_graphql::{
-    ErrorExtensionValues, Name, Positioned, Request, Response, ServerError, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest},
+    ErrorExtensionValues, Name, Positioned, Request, ServerError, ServerResult,
     parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet},
 };
 
-use super::connection;
 use crate::{
     error::ErrorCode,
     limits::{Limits, option},
@@ -30,8 +29,8 @@ const MAX_NESTING: usize = 32;
 /// Maximum nesting of selection sets that async-graphql's parser accepts.
 const PARSER_MAX_NESTING: usize = 64;
 
-/// Schema extension that rejects queries past the depth, complexity, alias and introspection
-/// limits, and sets the page size limit for the resolvers of each request.
+/// Rejects queries past the depth, complexity, alias and introspection limits, and holds the
+/// page size limit that the executor sets for the resolvers of each request.
 #[derive(Clone, Debug)]
 pub struct QueryLimits {
     limits: Limits,
@@ -118,37 +117,23 @@ impl QueryLimits {
     }
 }
 
-impl ExtensionFactory for QueryLimits {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(self.clone())
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for QueryLimits {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        // The HTTP layer and the persisted query cache usually parsed the document already;
-        // async-graphql reuses the parsed document, so this parses nothing twice.
+impl QueryLimits {
+    /// Parses the request's document, unless the HTTP layer or the persisted query cache did
+    /// already, and checks it against the limits.
+    ///
+    /// # Errors
+    /// The parse error, shortened, or `QUERY_TOO_COMPLEX` naming the limit and its option.
+    pub fn check_request(&self, request: &mut Request) -> ServerResult<()> {
         let checked = request.parsed_query().map_err(|error| self.parse_error(error)).and_then(|document| self.check(document));
-        if let Err(error) = checked {
+        if let Err(error) = &checked {
             tracing::debug!(operation = ?request.operation_name, error = %error.message, "query rejected by a limit");
-            return Err(error);
         }
-        next.run(ctx, request).await
+        checked
     }
 
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        connection::with_max_page_size(self.limits.max_page_size, next.run(ctx, operation_name)).await
+    /// The largest page a request may ask for, from `--max-page-size`.
+    pub fn max_page_size(&self) -> u64 {
+        self.limits.max_page_size
     }
 }
 

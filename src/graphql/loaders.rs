@@ -1,21 +1,16 @@
 //! DataLoaders: every relation a resolver follows is batched into one `IN (…)` query per
 //! request tick, so a list of N items costs the same number of statements as one item.
 //!
-//! One [`Store`] implements [`Loader`] for each key type below. [`PerRequestLoader`], the single
-//! place where production and tests register it, gives every request a fresh loader with a
-//! cache, so a key asked for again in the same request (the same warehouse under 500 SKUs) is
-//! served from memory and never read twice, and no request sees another request's data.
+//! One [`Store`] implements [`Loader`] for each key type below. The executor
+//! (`graphql::executor`), the single place where production and tests create it, gives every
+//! request a fresh loader with a cache, so a key asked for again in the same request (the same
+//! warehouse under 500 SKUs) is served from memory and never read twice, and no request sees
+//! another request's data.
 
 use std::{collections::HashMap, hash::Hash};
 
-use std::sync::Arc;
-
-use async_graphql::{
-    Request, ServerResult,
-    dataloader::{DataLoader, HashMapCache, Loader},
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
-};
-use entity::{availability_estimate, booking_line, channel, product, shipment, shipment_line, sku, warehouse, warehouse_channel};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use entity::{availability_estimate, booking_line, channel, product, shipment, shipment_line, sku, warehouse, warehouse_channel, warehouse_item};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
@@ -32,48 +27,13 @@ pub type AppLoader = DataLoader<Store, HashMapCache>;
 
 /// Builds a loader over a database, with a cache that lives as long as the loader. Its batches
 /// run in tasks that keep the request's id and log span.
+///
+/// Batching alone depends on timing: a batch leaves 1 ms
+/// after its first key, and a long list can still be registering keys then. The list resolvers
+/// whose statement count is tested therefore prefetch their relations and feed them into this
+/// cache (see `graphql::prefetch`).
 pub fn new_loader(db: &Db) -> AppLoader {
     DataLoader::with_cache(Store { conn: db.conn().clone() }, crate::telemetry::spawn_in_request, HashMapCache::default())
-}
-
-/// Schema extension that gives each request its own [`AppLoader`].
-///
-/// The cache means a key asked for again in the same request (the same warehouse under 500
-/// SKUs) is read once, and no request sees another request's data. Batching alone depends on
-/// timing: a batch leaves 1 ms after its first key, and a long list can still be registering
-/// keys then. The list resolvers whose statement count is tested therefore prefetch their
-/// relations and feed them into this cache (see `graphql::prefetch`).
-pub struct PerRequestLoader {
-    db: Db,
-}
-
-impl PerRequestLoader {
-    /// The extension over a database.
-    pub fn new(db: Db) -> Self {
-        PerRequestLoader { db }
-    }
-}
-
-impl ExtensionFactory for PerRequestLoader {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PerRequestLoaderExtension { db: self.db.clone() })
-    }
-}
-
-struct PerRequestLoaderExtension {
-    db: Db,
-}
-
-#[async_trait::async_trait]
-impl Extension for PerRequestLoaderExtension {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        next.run(ctx, request.data(new_loader(&self.db))).await
-    }
 }
 
 /// The database behind every loader.
@@ -89,6 +49,10 @@ pub struct WarehouseId(pub i64);
 /// A channel by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ChannelId(pub i64);
+
+/// A warehouse item by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WarehouseItemId(pub i64);
 /// A product by id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ProductId(pub i64);
@@ -235,6 +199,20 @@ impl Loader<SkuId> for Store {
             .await
             .map_err(internal)?;
         Ok(rows.into_iter().map(|row| (SkuId(row.id), row)).collect())
+    }
+}
+
+impl Loader<WarehouseItemId> for Store {
+    type Value = warehouse_item::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[WarehouseItemId]) -> LoadResult<WarehouseItemId, warehouse_item::Model> {
+        let rows = warehouse_item::Entity::find()
+            .filter(warehouse_item::Column::Id.is_in(ids(keys, |k| k.0)))
+            .all(&self.conn)
+            .await
+            .map_err(internal)?;
+        Ok(rows.into_iter().map(|row| (WarehouseItemId(row.id), row)).collect())
     }
 }
 

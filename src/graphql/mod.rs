@@ -6,6 +6,7 @@ pub mod booking_api;
 pub mod booking_types;
 pub mod connection;
 pub mod errors;
+pub mod executor;
 pub mod events_api;
 pub mod limits;
 pub mod loaders;
@@ -45,29 +46,22 @@ pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutatio
 /// The schema type served over HTTP.
 pub type AppSchema = Schema<QueryRoot, MutationRoot, events_api::SubscriptionRoot>;
 
-/// Builds the schema over a database and the event hub that feeds its subscriptions, with the
-/// DataLoaders registered and every request held to `limits`.
-pub fn build_schema(db: Db, hub: Arc<EventHub>, limits: &Limits) -> AppSchema {
-    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot)
-        // First, so it times the whole request and sees its final errors.
-        .extension(crate::telemetry::Observe)
-        .extension(loaders::PerRequestLoader::new(db.clone()))
-        .extension(errors::CodedErrors)
-        .extension(persisted::PersistedQueryErrors)
-        // Order matters: the extensions after the persisted query cache see the document it
-        // found for a request that sent only a hash.
-        .extension(persisted::cache(limits.persisted_query_cache_size))
-        .extension(crate::http::PersistedQueryMethodRule)
-        .extension(limits::QueryLimits::new(limits))
-        // Checks each operation against the roles of `access::ROOT_FIELDS`.
-        .extension(access::AccessControl);
+/// Builds the schema over a database and the event hub that feeds its subscriptions, inside
+/// the executor that holds every request to `limits` and the access rules and gives it its
+/// DataLoader.
+pub fn build_schema(db: Db, hub: Arc<EventHub>, limits: &Limits) -> executor::ApiExecutor {
+    // No extension: the executor does their work (see `executor` for why).
+    let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
-    builder
-        .data(db)
-        .data(hub)
-        .finish()
+    let schema = builder.data(db.clone()).data(hub).finish();
+    executor::ApiExecutor::new(
+        schema,
+        db,
+        limits::QueryLimits::new(limits),
+        persisted::PersistedQueries::new(limits.persisted_query_cache_size),
+    )
 }
 
 /// The schema without a database, for printing and introspecting its types.

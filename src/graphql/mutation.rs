@@ -543,7 +543,7 @@ impl InventoryMutation {
             priority: input.priority,
         };
         let warehouse = warehouses::create_warehouse(db(ctx), new).await?;
-        Ok(WarehousePayload { warehouse: Warehouse(warehouse) })
+        Ok(WarehousePayload { warehouse: Warehouse::from(warehouse) })
     }
 
     /// Changes a warehouse's descriptive fields, address, coordinates or priority.
@@ -574,7 +574,7 @@ impl InventoryMutation {
             priority: input.priority,
         };
         let warehouse = warehouses::update_warehouse(db(ctx), id, changes).await?;
-        Ok(WarehousePayload { warehouse: Warehouse(warehouse) })
+        Ok(WarehousePayload { warehouse: Warehouse::from(warehouse) })
     }
 
     /// Activates or deactivates a warehouse. Inactive warehouses keep their stock, but it no
@@ -582,7 +582,7 @@ impl InventoryMutation {
     async fn set_warehouse_active(&self, ctx: &Context<'_>, #[graphql(desc = "The request.")] input: SetWarehouseActiveInput) -> async_graphql::Result<WarehousePayload> {
         let id = decode("id", NodeType::Warehouse, &input.id)?;
         let warehouse = warehouses::set_warehouse_active(db(ctx), id, input.active).await?;
-        Ok(WarehousePayload { warehouse: Warehouse(warehouse) })
+        Ok(WarehousePayload { warehouse: Warehouse::from(warehouse) })
     }
 
     /// Deletes a warehouse. One that holds stock or bookings is refused with
@@ -592,7 +592,7 @@ impl InventoryMutation {
         let move_to = input.move_stock_to.as_ref().map(|target| decode("moveStockTo", NodeType::Warehouse, target)).transpose()?;
         let context = change_context(input.idempotency_key, input.reason)?;
         let warehouse = warehouses::delete_warehouse(db(ctx), id, move_to, &context).await?;
-        Ok(WarehousePayload { warehouse: Warehouse(warehouse) })
+        Ok(WarehousePayload { warehouse: Warehouse::from(warehouse) })
     }
 
     /// Links a warehouse to a channel, so its stock serves the channel. Linking twice is
@@ -601,7 +601,7 @@ impl InventoryMutation {
         let warehouse_id = decode("warehouseId", NodeType::Warehouse, &input.warehouse_id)?;
         let channel_id = decode("channelId", NodeType::Channel, &input.channel_id)?;
         let (warehouse, channel) = warehouses::link_warehouse(db(ctx), warehouse_id, channel_id).await?;
-        Ok(WarehouseChannelPayload { warehouse: Warehouse(warehouse), channel: Channel(channel) })
+        Ok(WarehouseChannelPayload { warehouse: Warehouse::from(warehouse), channel: Channel(channel) })
     }
 
     /// Removes the link between a warehouse and a channel.
@@ -609,7 +609,7 @@ impl InventoryMutation {
         let warehouse_id = decode("warehouseId", NodeType::Warehouse, &input.warehouse_id)?;
         let channel_id = decode("channelId", NodeType::Channel, &input.channel_id)?;
         let (warehouse, channel) = warehouses::unlink_warehouse(db(ctx), warehouse_id, channel_id).await?;
-        Ok(WarehouseChannelPayload { warehouse: Warehouse(warehouse), channel: Channel(channel) })
+        Ok(WarehouseChannelPayload { warehouse: Warehouse::from(warehouse), channel: Channel(channel) })
     }
 
     /// Creates a product.

@@ -7,7 +7,7 @@
 //! caches the results, so the item resolvers' own `load_one` calls run no statement.
 
 use async_graphql::{Context, ID, Lookahead, SelectionField, Value};
-use entity::{sku, warehouse};
+use entity::sku;
 
 use super::{
     loaders::{AppLoader, AvailabilityKey, EstimateId, ProductId, ProductSettings, StockKey, WarehouseChannels},
@@ -15,11 +15,11 @@ use super::{
 };
 use crate::error::Error;
 
-/// Prefetches what a selection of `Warehouse` fields needs for `warehouses`.
-pub async fn warehouses(ctx: &Context<'_>, selection: Lookahead<'_>, warehouses: &[warehouse::Model]) -> async_graphql::Result<()> {
+/// Prefetches what a selection of `Warehouse` fields needs for the warehouses of `warehouse_ids`.
+pub async fn warehouses(ctx: &Context<'_>, selection: Lookahead<'_>, warehouse_ids: impl Iterator<Item = i64>) -> async_graphql::Result<()> {
     if selection.field("channels").exists() {
         let loader = ctx.data_unchecked::<AppLoader>();
-        loader.load_many(warehouses.iter().map(|w| WarehouseChannels(w.id))).await?;
+        loader.load_many(warehouse_ids.map(WarehouseChannels)).await?;
     }
     Ok(())
 }

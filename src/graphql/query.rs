@@ -158,10 +158,10 @@ impl InventoryQuery {
             search: filter.search,
         };
         let select = warehouses::select_warehouses(&service_filter);
-        let page = paginate(db(ctx).conn(), select, warehouse::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Warehouse).await?;
-        let listed: Vec<warehouse::Model> = page.edges.iter().map(|edge| edge.node.0.clone()).collect();
-        super::prefetch::warehouses(ctx, ctx.look_ahead().field("edges").field("node"), &listed).await?;
-        super::prefetch::warehouses(ctx, ctx.look_ahead().field("nodes"), &listed).await?;
+        let page = paginate(db(ctx).conn(), select, warehouse::Column::Id, |m| m.id, KeyOrder::Ascending, page_args(first, after, last, before), Warehouse::from).await?;
+        let listed: Vec<i64> = page.edges.iter().map(|edge| edge.node.0.id).collect();
+        super::prefetch::warehouses(ctx, ctx.look_ahead().field("edges").field("node"), listed.iter().copied()).await?;
+        super::prefetch::warehouses(ctx, ctx.look_ahead().field("nodes"), listed.iter().copied()).await?;
         Ok(page)
     }
 
@@ -181,7 +181,7 @@ impl InventoryQuery {
             }
             Key::Erc(code) => warehouses::find_warehouse_by_erc(conn, &code).await?,
         };
-        Ok(found.map(Warehouse))
+        Ok(found.map(Warehouse::from))
     }
 
     /// Products, by id.
@@ -273,21 +273,26 @@ impl InventoryQuery {
         let summaries = stock::summarize(conn, &found, &scope).await?;
 
         let selection = ctx.look_ahead();
-        super::prefetch::warehouses(ctx, selection.field("byWarehouse").field("warehouse"), &scope.warehouses).await?;
+        super::prefetch::warehouses(ctx, selection.field("byWarehouse").field("warehouse"), scope.warehouses.iter().map(|w| w.id)).await?;
         super::prefetch::skus(ctx, selection.field("sku"), &found).await?;
 
-        let by_key: std::collections::HashMap<String, stock::StockSummary> =
+        let mut by_key: std::collections::HashMap<String, stock::StockSummary> =
             summaries.into_iter().map(|s| (s.sku.code_key.clone(), s)).collect();
-        let mut list = Vec::with_capacity(codes.len());
+        let mut first_position = std::collections::HashMap::new();
+        let mut list: Vec<Option<StockSummary>> = Vec::with_capacity(codes.len());
         for (index, code) in codes.iter().enumerate() {
-            // A code asked twice gets the same summary twice.
-            match by_key.get(&code.key()) {
-                Some(summary) => list.push(Some(StockSummary(summary.clone()))),
-                None => {
-                    let err = Error::not_found(format!("skus.{index}"), format!("SKU {:?} not found", code.as_str()));
-                    add_error_at(ctx, index, err);
-                    list.push(None);
-                }
+            let key = code.key();
+            if let Some(summary) = by_key.remove(&key) {
+                first_position.insert(key, index);
+                list.push(Some(StockSummary(summary)));
+            } else if let Some(&first) = first_position.get(&key) {
+                // A code asked twice gets the same summary twice.
+                let again = list[first].as_ref().map(|summary| StockSummary(summary.0.clone()));
+                list.push(again);
+            } else {
+                let err = Error::not_found(format!("skus.{index}"), format!("SKU {:?} not found", code.as_str()));
+                add_error_at(ctx, index, err);
+                list.push(None);
             }
         }
         Ok(list)
@@ -395,7 +400,7 @@ async fn load_nodes(ctx: &Context<'_>, ids: &[ID]) -> Result<Vec<Option<Node>>, 
         };
     }
     load_type!(NodeType::Channel, channel::Entity, channel::Column::Id, |m| Node::Channel(Channel(m)));
-    load_type!(NodeType::Warehouse, warehouse::Entity, warehouse::Column::Id, |m| Node::Warehouse(Warehouse(m)));
+    load_type!(NodeType::Warehouse, warehouse::Entity, warehouse::Column::Id, |m| Node::Warehouse(Warehouse::from(m)));
     load_type!(NodeType::Product, product::Entity, product::Column::Id, |m| Node::Product(Product(m)));
     load_type!(NodeType::Sku, sku::Entity, sku::Column::Id, |m| Node::Sku(Sku(m)));
     load_type!(NodeType::WarehouseItem, warehouse_item::Entity, warehouse_item::Column::Id, |m| Node::WarehouseItem(WarehouseItem(m)));

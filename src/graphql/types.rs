@@ -1,6 +1,8 @@
 //! GraphQL object types. Each wraps a stored row and resolves its relations through the
 //! DataLoaders.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Interface, Object};
 use chrono::{DateTime, Utc};
 use entity::{channel, inventory_ledger, product, sku, warehouse, warehouse_item};
@@ -9,7 +11,7 @@ use super::{
     access::{self, Restricted},
     loaders::{
         AppLoader, ChannelWarehouses, ProductId, ProductSettings, ProductSkus, SkuId,
-        StockKey, WarehouseChannels, WarehouseId,
+        StockKey, WarehouseChannels, WarehouseId, WarehouseItemId,
     },
     scope_request,
 };
@@ -72,7 +74,7 @@ impl Channel {
     async fn warehouses(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Warehouse>> {
         let loader = ctx.data_unchecked::<AppLoader>();
         let found = loader.load_one(ChannelWarehouses(self.0.id)).await?.unwrap_or_default();
-        Ok(found.into_iter().map(Warehouse).collect())
+        Ok(found.into_iter().map(Warehouse::from).collect())
     }
 
     /// When the channel was created.
@@ -86,8 +88,15 @@ impl Channel {
     }
 }
 
-/// A physical stock location.
-pub struct Warehouse(pub warehouse::Model);
+/// A physical stock location. Shared, because a stock page shows the same few warehouses under
+/// every SKU.
+pub struct Warehouse(pub Arc<warehouse::Model>);
+
+impl From<warehouse::Model> for Warehouse {
+    fn from(model: warehouse::Model) -> Self {
+        Warehouse(Arc::new(model))
+    }
+}
 
 /// A physical stock location.
 #[Object]
@@ -430,6 +439,7 @@ impl StockSummary {
     /// allocation priority.
     #[graphql(guard = "Restricted::StockQuantities")]
     async fn by_warehouse(&self) -> Vec<WarehouseStock> {
+        // Cheap: each entry shares its warehouse.
         self.0.by_warehouse.iter().cloned().map(WarehouseStock).collect()
     }
 }
@@ -443,13 +453,16 @@ pub struct WarehouseStock(pub stock::WarehouseStock);
 impl WarehouseStock {
     /// The warehouse.
     async fn warehouse(&self) -> Warehouse {
-        Warehouse(self.0.warehouse.clone())
+        Warehouse(Arc::clone(&self.0.warehouse))
     }
 
     /// The warehouse item behind these figures.
     #[graphql(guard = "Restricted::StockQuantities")]
-    async fn item(&self) -> WarehouseItem {
-        WarehouseItem(self.0.item.clone())
+    async fn item(&self, ctx: &Context<'_>) -> async_graphql::Result<WarehouseItem> {
+        // The summary read only the quantities; the whole item is loaded when asked for.
+        let loader = ctx.data_unchecked::<AppLoader>();
+        let found = loader.load_one(WarehouseItemId(self.0.item.id)).await?;
+        found.map(WarehouseItem).ok_or_else(|| "BUG: a summarized item that does not exist".into())
     }
 
     /// Units physically here.
@@ -505,7 +518,7 @@ impl WarehouseItem {
     async fn warehouse(&self, ctx: &Context<'_>) -> async_graphql::Result<Warehouse> {
         let loader = ctx.data_unchecked::<AppLoader>();
         let found = loader.load_one(WarehouseId(self.0.warehouse_id)).await?;
-        found.map(Warehouse).ok_or_else(|| "BUG: an item without its warehouse".into())
+        found.map(Warehouse::from).ok_or_else(|| "BUG: an item without its warehouse".into())
     }
 
     /// The SKU.
@@ -591,7 +604,7 @@ impl InventoryLedgerEntry {
     /// The warehouse; null when it has since been deleted.
     async fn warehouse(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Warehouse>> {
         let loader = ctx.data_unchecked::<AppLoader>();
-        Ok(loader.load_one(WarehouseId(self.0.warehouse_id)).await?.map(Warehouse))
+        Ok(loader.load_one(WarehouseId(self.0.warehouse_id)).await?.map(Warehouse::from))
     }
 
     /// Global id of the warehouse, kept after the warehouse is deleted.

@@ -216,15 +216,14 @@ async fn execute<E: Executor>(
     // Parsing here, rather than in the executor, lets the method rules use the
     // operation type. The executor reuses the parsed document. A request with
     // only a persisted query's hash has no document until the schema's cache
-    // gives one; `PersistedQueryMethodRule` applies the GET rule then.
+    // gives one; `persisted::check_method` applies the GET rule then.
     let operation_name = request.operation_name.clone();
     let operation_type = if persisted::is_hash_only(&request) {
         None
     } else {
         match request.parsed_query() {
             Ok(document) => selected_operation_type(document, operation_name.as_deref()),
-            // The executor reports the error through the schema's extensions, which
-            // give some parse errors a code.
+            // The executor reports the error, with a code for some parse errors.
             Err(_) => None,
         }
     };

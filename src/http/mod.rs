@@ -25,7 +25,7 @@ mod tests;
 use async_graphql::Executor;
 use axum::{Router, routing::get};
 
-pub use persisted::PersistedQueryMethodRule;
+pub use persisted::check_method as check_persisted_query_method;
 
 /// Builds the routes for GraphQL over HTTP and WebSocket at `/graphql` and for
 /// GraphiQL at `/`.

@@ -3,15 +3,11 @@
 //! An Apollo client sends a persisted query's hash in `extensions.persistedQuery` and leaves
 //! out `query` (see `graphql::persisted` for the protocol). The handler cannot tell the
 //! operation of such a request before the schema's persisted query cache gives its document,
-//! so the rule that GET runs only queries is applied then, by [`PersistedQueryMethodRule`].
+//! so the rule that GET runs only queries is applied then, by [`check_method`].
 
 use std::{any::TypeId, sync::Arc};
 
-use async_graphql::{
-    Request, Response, ServerError, ServerResult,
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest},
-    parser::types::OperationType,
-};
+use async_graphql::{Request, Response, ServerError, ServerResult, parser::types::OperationType};
 
 use super::graphql::{mutation_sent_with_get_message, selected_operation_type};
 
@@ -31,44 +27,32 @@ pub fn is_hash_only(request: &Request) -> bool {
 /// Request data marking a request sent with GET.
 pub struct SentWithGet;
 
-/// The source of the error that [`PersistedQueryMethodRule`] returns for a mutation sent with
+/// The source of the error that [`check_method`] returns for a mutation sent with
 /// GET. The handler then responds with 405, as for any mutation sent with GET.
 pub struct MutationSentWithGet;
 
-/// Tells whether [`PersistedQueryMethodRule`] rejected the request.
+/// Tells whether [`check_method`] rejected the request.
 pub fn is_mutation_sent_with_get(response: &Response) -> bool {
     response.errors.iter().any(|error| error.source::<MutationSentWithGet>().is_some())
 }
 
-/// Schema extension that rejects a persisted mutation sent with GET. It must be registered after
-/// the persisted query cache, so that it checks the document the cache found.
-pub struct PersistedQueryMethodRule;
-
-impl ExtensionFactory for PersistedQueryMethodRule {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(PersistedQueryMethodRule)
+/// Rejects a mutation sent with GET whose document the persisted query cache gave. The
+/// executor (`graphql::executor`) calls it after the cache, with the document it found.
+///
+/// # Errors
+/// An error with [`MutationSentWithGet`] as its source; the handler answers 405.
+pub fn check_method(request: &mut Request) -> ServerResult<()> {
+    if !request.data.contains_key(&TypeId::of::<SentWithGet>()) {
+        return Ok(());
     }
-}
-
-#[async_trait::async_trait]
-impl Extension for PersistedQueryMethodRule {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        mut request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if request.data.contains_key(&TypeId::of::<SentWithGet>()) {
-            let operation_name = request.operation_name.clone();
-            // A document that does not parse is left for async-graphql to report.
-            if let Ok(document) = request.parsed_query()
-                && selected_operation_type(document, operation_name.as_deref()) == Some(OperationType::Mutation)
-            {
-                let mut error = ServerError::new(mutation_sent_with_get_message(operation_name.as_deref()), None);
-                error.source = Some(Arc::new(MutationSentWithGet));
-                return Err(error);
-            }
-        }
-        next.run(ctx, request).await
+    let operation_name = request.operation_name.clone();
+    // A document that does not parse is left for the executor to report.
+    if let Ok(document) = request.parsed_query()
+        && selected_operation_type(document, operation_name.as_deref()) == Some(OperationType::Mutation)
+    {
+        let mut error = ServerError::new(mutation_sent_with_get_message(operation_name.as_deref()), None);
+        error.source = Some(Arc::new(MutationSentWithGet));
+        return Err(error);
     }
+    Ok(())
 }

@@ -162,7 +162,7 @@ impl<'t> Writer<'t> {
     /// makes a re-run fast.
     pub async fn preload_on_hand(&mut self, warehouses: Vec<warehouse::Model>) -> Result<()> {
         let skus: Vec<sku::Model> = self.skus.values().cloned().collect();
-        let scope = stock::Scope { warehouses };
+        let scope = stock::Scope { warehouses: warehouses.into_iter().map(std::sync::Arc::new).collect() };
         for summary in stock::summarize(self.txn, &skus, &scope).await? {
             for stocked in summary.by_warehouse {
                 let key = (stocked.item.sku_id, stocked.item.warehouse_id);

@@ -5,10 +5,10 @@
 //! active warehouse. [`summarize`] reads the items of many SKUs in one statement, so a page of
 //! SKUs costs the same number of statements as one SKU.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use entity::{sku, warehouse, warehouse_item};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{bookings, catalog, channels::find_channel, replenishments, warehouses};
 use crate::error::{Error, Result};
@@ -24,8 +24,8 @@ pub struct ScopeRequest {
 /// The warehouses a stock query covers, resolved.
 #[derive(Clone, Debug)]
 pub struct Scope {
-    /// In allocation order: priority, then id.
-    pub warehouses: Vec<warehouse::Model>,
+    /// In allocation order: priority, then id. Shared by every [`WarehouseStock`] of a summary.
+    pub warehouses: Vec<Arc<warehouse::Model>>,
 }
 
 /// Resolves a scope.
@@ -63,15 +63,29 @@ pub async fn resolve_scope(conn: &impl ConnectionTrait, request: &ScopeRequest) 
             None => listed,
         };
     }
-    Ok(Scope { warehouses })
+    Ok(Scope { warehouses: warehouses.into_iter().map(Arc::new).collect() })
+}
+
+/// The columns of a warehouse item that stock figures need. Reading only these, rather than
+/// whole items, spares decoding the other columns (the timestamps above all) of every row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "warehouse_item::Entity")]
+pub struct ItemStock {
+    pub id: i64,
+    pub warehouse_id: i64,
+    pub sku_id: i64,
+    pub on_hand: i64,
+    pub safety_stock: i64,
+    pub booked: i64,
+    pub low_stock_threshold: Option<i64>,
 }
 
 /// The stock of one SKU in one warehouse of the scope.
 #[derive(Clone, Debug)]
 pub struct WarehouseStock {
-    pub warehouse: warehouse::Model,
-    /// The item as stored.
-    pub item: warehouse_item::Model,
+    pub warehouse: Arc<warehouse::Model>,
+    /// The item's quantities as stored.
+    pub item: ItemStock,
     /// Units of open replenishment items still to arrive here.
     pub incoming: i64,
     /// Units that bookings past their expiry still hold in the stored `booked`, until the
@@ -117,12 +131,13 @@ pub async fn summarize(
     scope: &Scope,
 ) -> Result<Vec<StockSummary>> {
     let warehouse_ids: Vec<i64> = scope.warehouses.iter().map(|w| w.id).collect();
-    let mut items_by_sku: HashMap<i64, Vec<warehouse_item::Model>> = HashMap::new();
+    let mut items_by_sku: HashMap<i64, Vec<ItemStock>> = HashMap::new();
     if !warehouse_ids.is_empty() && !skus.is_empty() {
         for chunk in skus.chunks(1000) {
             let items = warehouse_item::Entity::find()
                 .filter(warehouse_item::Column::SkuId.is_in(chunk.iter().map(|s| s.id)))
                 .filter(warehouse_item::Column::WarehouseId.is_in(warehouse_ids.iter().copied()))
+                .into_partial_model::<ItemStock>()
                 .all(conn)
                 .await?;
             for item in items {
@@ -147,7 +162,7 @@ pub async fn summarize(
             let by_warehouse: Vec<WarehouseStock> = items
                 .into_iter()
                 .map(|item| WarehouseStock {
-                    warehouse: scope.warehouses[position[&item.warehouse_id]].clone(),
+                    warehouse: Arc::clone(&scope.warehouses[position[&item.warehouse_id]]),
                     incoming: incoming.get(&(item.warehouse_id, item.sku_id)).copied().unwrap_or(0),
                     expired_hold: expired.get(&(item.warehouse_id, item.sku_id)).copied().unwrap_or(0),
                     item,
@@ -162,7 +177,7 @@ pub async fn summarize(
 }
 
 fn summary_of(sku: sku::Model, by_warehouse: Vec<WarehouseStock>, back_orders: bool, incoming: i64) -> StockSummary {
-    let sum = |f: fn(&warehouse_item::Model) -> i64| by_warehouse.iter().map(|w| f(&w.item)).sum();
+    let sum = |f: fn(&ItemStock) -> i64| by_warehouse.iter().map(|w| f(&w.item)).sum();
     let available = by_warehouse
         .iter()
         .map(|w| if back_orders { w.available() } else { w.available().max(0) })
