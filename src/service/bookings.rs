@@ -25,7 +25,7 @@ use super::{
     catalog::{self, InventoryConfiguration},
     channels::find_channel,
     idempotency,
-    inventory::{lock_item, write_quantities},
+    inventory::{lock_item, lock_items, write_quantities},
     ledger::{self, LedgerKind},
     now,
     warehouses::{channel_active_warehouses, find_warehouse},
@@ -215,15 +215,9 @@ async fn apply_booking(conn: &impl ConnectionTrait, request: &BookInventory, con
     let sku_ids: Vec<i64> = requested.keys().copied().collect();
     sweep_expired(conn, Some(&sku_ids), context).await?;
 
-    // Lock every item the booking could draw from, in (warehouse, SKU) order.
-    let mut items: BTreeMap<(i64, i64), warehouse_item::Model> = BTreeMap::new();
-    let mut keys: Vec<(i64, i64)> = warehouses.iter().flat_map(|w| sku_ids.iter().map(move |s| (w.id, *s))).collect();
-    keys.sort_unstable();
-    for (warehouse_id, sku_id) in keys {
-        if let Some(item) = lock_item(conn, warehouse_id, sku_id, false).await? {
-            items.insert((warehouse_id, sku_id), item);
-        }
-    }
+    // Lock every item the booking could draw from, in (warehouse, SKU) order, in one statement.
+    let warehouse_ids: Vec<i64> = warehouses.iter().map(|w| w.id).collect();
+    let mut items = lock_items(conn, &warehouse_ids, &sku_ids).await?;
 
     // The whole request must fit before anything is allocated.
     for entry in requested.values() {

@@ -5,10 +5,12 @@
 //! quantities against the locked values and writes the item and its ledger rows. No check is
 //! ever made on a value that another transaction could change before the write.
 
+use std::collections::BTreeMap;
+
 use entity::{sku, warehouse_item};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +74,31 @@ pub async fn lock_item(
         query = query.lock_exclusive();
     }
     Ok(query.one(conn).await?)
+}
+
+/// Locks the existing items of `sku_ids` in `warehouse_ids` with one statement and returns them
+/// by (warehouse, SKU). On PostgreSQL the rows are locked in (warehouse, SKU) order, the order
+/// every other writer locks items in, so two writers never wait for each other in a cycle.
+/// SQLite needs no row lock: the server's write gate runs one write transaction at a time.
+pub async fn lock_items(
+    conn: &impl ConnectionTrait,
+    warehouse_ids: &[i64],
+    sku_ids: &[i64],
+) -> Result<BTreeMap<(i64, i64), warehouse_item::Model>> {
+    if warehouse_ids.is_empty() || sku_ids.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let mut query = warehouse_item::Entity::find()
+        .filter(warehouse_item::Column::WarehouseId.is_in(warehouse_ids.iter().copied()))
+        .filter(warehouse_item::Column::SkuId.is_in(sku_ids.iter().copied()))
+        // PostgreSQL locks the rows as the sort returns them.
+        .order_by_asc(warehouse_item::Column::WarehouseId)
+        .order_by_asc(warehouse_item::Column::SkuId);
+    if conn.get_database_backend() == DatabaseBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    let items = query.all(conn).await?;
+    Ok(items.into_iter().map(|item| ((item.warehouse_id, item.sku_id), item)).collect())
 }
 
 /// Writes new quantities of a locked item and returns the stored row. Does not touch the
