@@ -147,15 +147,15 @@ pub enum TokenCommand {
     /// Create a token and print it once; only its hash is stored.
     Create {
         /// The role, which decides the operations the token may use.
-        #[arg(long, value_enum)]
+        #[arg(long, env = "STOCKROOM_TOKEN_ROLE", value_enum)]
         role: auth::Role,
         /// Limit a storefront or alerts token to this channel, given by its `id` or its
         /// external reference code; repeat for more channels. Without it such a token is valid
         /// for every channel.
-        #[arg(long = "channel", value_name = "ID")]
+        #[arg(long = "channel", env = "STOCKROOM_TOKEN_CHANNELS", value_name = "ID", value_delimiter = ',')]
         channels: Vec<String>,
         /// A label for people, such as "web store".
-        #[arg(long)]
+        #[arg(long, env = "STOCKROOM_TOKEN_NAME")]
         name: Option<String>,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -180,13 +180,13 @@ pub enum ImportCommand {
     /// one channel linked to every warehouse.
     Liferay {
         /// Path of warehouses.json.
-        #[arg(long)]
+        #[arg(long, env = "STOCKROOM_IMPORT_WAREHOUSES")]
         warehouses: PathBuf,
         /// Path of products.json.
-        #[arg(long)]
+        #[arg(long, env = "STOCKROOM_IMPORT_PRODUCTS")]
         products: PathBuf,
         /// Name of the channel to create or reuse.
-        #[arg(long, default_value = "Minium Portal")]
+        #[arg(long, env = "STOCKROOM_IMPORT_CHANNEL_NAME", default_value = "Minium Portal")]
         channel_name: String,
         #[command(flatten)]
         database: DatabaseArgs,
@@ -197,13 +197,13 @@ pub enum ImportCommand {
         /// Path of the CSV file.
         file: PathBuf,
         /// Header of the SKU code column.
-        #[arg(long, default_value = "sku")]
+        #[arg(long, env = "STOCKROOM_IMPORT_SKU_COLUMN", default_value = "sku")]
         sku_column: String,
         /// Header of the on-hand quantity column.
-        #[arg(long, default_value = "quantityOnStock")]
+        #[arg(long, env = "STOCKROOM_IMPORT_QUANTITY_COLUMN", default_value = "quantityOnStock")]
         quantity_column: String,
         /// Header of the warehouse column; its values are warehouse external reference codes.
-        #[arg(long, default_value = "supplyChannel")]
+        #[arg(long, env = "STOCKROOM_IMPORT_WAREHOUSE_COLUMN", default_value = "supplyChannel")]
         warehouse_column: String,
         #[command(flatten)]
         database: DatabaseArgs,

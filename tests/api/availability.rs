@@ -16,6 +16,18 @@ use crate::{
 const CONFIGURE: &str = "mutation($input: SetProductInventoryConfigurationInput!) {
     setProductInventoryConfiguration(input: $input) { product { id } } }";
 
+/// A year that is always ahead, so the replenishments of these tests are never overdue (an
+/// overdue one counts as due today, which would change the dates they expect).
+fn future_year() -> i32 {
+    use chrono::Datelike as _;
+    chrono::Utc::now().year() + 2
+}
+
+/// The date `month_day` (`MM-DD`) of [`future_year`].
+fn future_date(month_day: &str) -> String {
+    format!("{}-{month_day}", future_year())
+}
+
 /// The availability of one SKU, with every field a storefront reads.
 const SKU_AVAILABILITY: &str = "query($code: String!, $channel: ID!) {
     sku(code: $code) { availability(channelId: $channel) {
@@ -118,7 +130,7 @@ both_databases!(
 both_databases!(above_threshold_is_available, |app| async move {
     let (shop, _) = shop_with_estimate(app).await;
     app.set_on_hand("A-1", &shop.first, 6).await;
-    create_replenishment(app, &shop.first, "A-1", 10, "2027-01-15").await;
+    create_replenishment(app, &shop.first, "A-1", 10, &future_date("01-15")).await;
 
     let shown = availability(app, "A-1", &shop.channel).await;
     assert_eq!(
@@ -189,7 +201,7 @@ both_databases!(
 
 both_databases!(estimate_shown_when_unavailable, |app| async move {
     let (shop, estimate) = shop_with_estimate(app).await;
-    create_replenishment(app, &shop.first, "A-1", 6, "2027-01-15").await;
+    create_replenishment(app, &shop.first, "A-1", 6, &future_date("01-15")).await;
 
     let shown = availability(app, "A-1", &shop.channel).await;
     assert_eq!(shown["status"], "UNAVAILABLE", "nothing on hand: {shown}");
@@ -203,7 +215,7 @@ both_databases!(estimate_shown_when_unavailable, |app| async move {
         "the it_IT title: {shown}"
     );
     assert_eq!(
-        shown_estimate["expectedOn"], "2027-01-15",
+        shown_estimate["expectedOn"], future_date("01-15"),
         "6 units arrive then: {shown}"
     );
     assert_eq!(
@@ -221,7 +233,7 @@ both_databases!(
         let unlinked = app.create_warehouse("Elsewhere").await;
         for warehouse in [&inactive, &unlinked] {
             app.set_on_hand("A-1", warehouse, 50).await;
-            create_replenishment(app, warehouse, "A-1", 50, "2027-01-15").await;
+            create_replenishment(app, warehouse, "A-1", 50, &future_date("01-15")).await;
         }
         let deactivate = "mutation($id: ID!) {
         setWarehouseActive(input: { id: $id, active: false }) { warehouse { id } } }";
@@ -252,12 +264,12 @@ both_databases!(second_replenishment_crosses_threshold, |app| async move {
     let (shop, _) = shop_with_estimate(app).await;
     app.set_on_hand("A-1", &shop.first, 2).await;
     // Created out of date order: 2 + 2 = 4 on the 5th, 4 + 3 = 7 > 5 on the 10th.
-    create_replenishment(app, &shop.second, "A-1", 3, "2027-01-10").await;
-    create_replenishment(app, &shop.first, "A-1", 2, "2027-01-05").await;
+    create_replenishment(app, &shop.second, "A-1", 3, &future_date("01-10")).await;
+    create_replenishment(app, &shop.first, "A-1", 2, &future_date("01-05")).await;
 
     let shown = availability(app, "A-1", &shop.channel).await;
     assert_eq!(
-        shown["estimate"]["expectedOn"], "2027-01-10",
+        shown["estimate"]["expectedOn"], future_date("01-10"),
         "only the second item takes 2 above the threshold of 5: {shown}"
     );
 });
@@ -266,15 +278,15 @@ both_databases!(
     received_units_no_longer_count_as_incoming,
     |app| async move {
         let (shop, _) = shop_with_estimate(app).await;
-        let early = create_replenishment(app, &shop.first, "A-1", 4, "2027-01-05").await;
-        create_replenishment(app, &shop.first, "A-1", 2, "2027-01-10").await;
+        let early = create_replenishment(app, &shop.first, "A-1", 4, &future_date("01-05")).await;
+        create_replenishment(app, &shop.first, "A-1", 2, &future_date("01-10")).await;
         let receive = "mutation($id: ID!) {
         receiveReplenishment(input: { id: $id }) { replenishment { open } } }";
         app.ok(receive, json!({ "id": early["id"] })).await;
 
         let shown = availability(app, "A-1", &shop.channel).await;
         assert_eq!(
-            shown["estimate"]["expectedOn"], "2027-01-10",
+            shown["estimate"]["expectedOn"], future_date("01-10"),
             "4 on hand plus 2 on the 10th is above 5: {shown}"
         );
     }
@@ -294,8 +306,8 @@ both_databases!(overdue_replenishment_counts_as_today, |app| async move {
 
 both_databases!(insufficient_replenishments_give_no_date, |app| async move {
     let (shop, _) = shop_with_estimate(app).await;
-    create_replenishment(app, &shop.first, "A-1", 2, "2027-01-05").await;
-    create_replenishment(app, &shop.second, "A-1", 3, "2027-01-10").await;
+    create_replenishment(app, &shop.first, "A-1", 2, &future_date("01-05")).await;
+    create_replenishment(app, &shop.second, "A-1", 3, &future_date("01-10")).await;
 
     let shown = availability(app, "A-1", &shop.channel).await;
     assert!(
@@ -320,10 +332,10 @@ both_databases!(no_estimate_and_no_date_shows_none, |app| async move {
 
 both_databases!(date_without_estimate_is_shown, |app| async move {
     let shop = shop(app).await;
-    create_replenishment(app, &shop.first, "A-1", 6, "2027-01-15").await;
+    create_replenishment(app, &shop.first, "A-1", 6, &future_date("01-15")).await;
     let shown = availability(app, "A-1", &shop.channel).await;
     assert_eq!(
-        shown["estimate"]["expectedOn"], "2027-01-15",
+        shown["estimate"]["expectedOn"], future_date("01-15"),
         "the date is shown without an estimate: {shown}"
     );
     assert!(
@@ -456,6 +468,7 @@ async fn seed(app: &TestApp) -> String {
     }
     // Four aliased mutations per SKU, and the server takes at most 100 aliases per request
     // (--max-query-aliases).
+    let year = future_year();
     for chunk in indexes.chunks(25) {
         let fields: Vec<String> = chunk
             .iter()
@@ -470,7 +483,7 @@ async fn seed(app: &TestApp) -> String {
                         "setProductInventoryConfiguration(input: {{ productId: \"{product}\", minStockQuantity: 5, displayAvailability: true }}) {{ product {{ id }} }}"
                     ),
                     format!(
-                        "createReplenishment(input: {{ warehouseId: \"{warehouse}\", sku: \"{code}\", quantity: {}, expectedOn: \"2027-02-{day:02}\" }}) {{ replenishment {{ id }} }}",
+                        "createReplenishment(input: {{ warehouseId: \"{warehouse}\", sku: \"{code}\", quantity: {}, expectedOn: \"{year}-02-{day:02}\" }}) {{ replenishment {{ id }} }}",
                         index % 7 + 1
                     ),
                     format!(
@@ -550,7 +563,7 @@ both_databases!(availability_list_statements_do_not_grow, |app| async move {
     assert_eq!(list[2]["status"], "AVAILABLE", "SKU 2: {}", list[2]);
     // SKU 6: nothing on hand, 7 incoming on February 7th, first estimate.
     assert_eq!(
-        list[6]["estimate"]["expectedOn"], "2027-02-07",
+        list[6]["estimate"]["expectedOn"], future_date("02-07"),
         "SKU 6: {}",
         list[6]
     );

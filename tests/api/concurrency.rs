@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use tokio::sync::Semaphore;
+use tokio::sync::{Barrier, Semaphore};
 
 use crate::helpers::*;
 
-/// Requests in flight at once; the rest wait for a permit.
+/// Requests in flight at once in [`send_at_once`]; the rest wait for a permit.
 const MAX_IN_FLIGHT: usize = 10;
+
+/// Adjustments sent at once: all of them.
+const ADJUSTMENTS: usize = 50;
 
 both_databases!(
     multi_thread,
@@ -18,18 +21,17 @@ both_databases!(
         app.create_product_with_sku("C-1").await;
         app.set_on_hand("C-1", &warehouse, 100).await;
 
-        let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-        let mut tasks = Vec::with_capacity(50);
-        let deltas = std::iter::repeat_n(2, 25).chain(std::iter::repeat_n(-1, 25));
+        // Every request waits at the barrier until all 50 are ready, so they reach the server
+        // together.
+        let ready = Arc::new(Barrier::new(ADJUSTMENTS));
+        let mut tasks = Vec::with_capacity(ADJUSTMENTS);
+        let deltas = std::iter::repeat_n(2, ADJUSTMENTS / 2).chain(std::iter::repeat_n(-1, ADJUSTMENTS / 2));
         for (index, delta) in deltas.enumerate() {
             let api = app.api();
-            let permits = Arc::clone(&permits);
+            let ready = Arc::clone(&ready);
             let warehouse = warehouse.clone();
             tasks.push(tokio::spawn(async move {
-                let _permit = permits
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
+                ready.wait().await;
                 let input = json!({ "input": {
                 "sku": "C-1", "warehouseId": warehouse, "delta": delta,
                 "reason": format!("concurrent {index}")
