@@ -18,14 +18,6 @@
 //!   [`shutdown`] is the signal that ends requests and WebSocket connections in order.
 //! - [`auth`] holds API tokens and roles: it turns the token a request carries into a caller;
 //!   `graphql::access` decides what each role may do.
-//!
-//! With the default `mimalloc` feature, every program linked with this crate allocates with
-//! mimalloc: a stock page of 100 SKUs in 20 warehouses makes tens of thousands of small
-//! allocations, and BENCHMARKS.md measures the difference against the system allocator.
-
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod db;
 pub mod event_hub;
