@@ -9,13 +9,13 @@
 //!
 //! Lock order everywhere: booking rows (by id), then warehouse items (by warehouse, then SKU).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use entity::{booking, booking_line, shipment, shipment_line, sku, warehouse_item};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -385,20 +385,24 @@ async fn change_booked(conn: &impl ConnectionTrait, item: &warehouse_item::Model
 /// number of bookings expired.
 pub async fn sweep_expired(conn: &impl ConnectionTrait, sku_ids: Option<&[i64]>, context: &ChangeContext) -> Result<usize> {
     let at = now();
-    let mut query = booking::Entity::find()
-        .select_only()
-        .column(booking::Column::Id)
-        .distinct()
-        .filter(booking::Column::Status.eq(status::ACTIVE))
-        .filter(booking::Column::ExpiresAt.lte(at))
-        .order_by_asc(booking::Column::Id)
-        .limit(500);
-    if let Some(sku_ids) = sku_ids {
-        query = query
-            .join(JoinType::InnerJoin, booking::Relation::BookingLine.def())
-            .filter(booking_line::Column::SkuId.is_in(sku_ids.iter().copied()));
-    }
-    let due: Vec<i64> = query.into_tuple().all(conn).await?;
+    let due = match sku_ids {
+        None => expired_active_bookings(conn, at, Some(SWEEP_BATCH)).await?,
+        Some(sku_ids) => {
+            let mut due = BTreeSet::new();
+            for chunk in expired_active_bookings(conn, at, None).await?.chunks(ID_CHUNK) {
+                let booking_ids: Vec<i64> = booking_line::Entity::find()
+                    .select_only()
+                    .column(booking_line::Column::BookingId)
+                    .filter(booking_line::Column::BookingId.is_in(chunk.iter().copied()))
+                    .filter(booking_line::Column::SkuId.is_in(sku_ids.iter().copied()))
+                    .into_tuple()
+                    .all(conn)
+                    .await?;
+                due.extend(booking_ids);
+            }
+            due.into_iter().take(SWEEP_BATCH as usize).collect()
+        }
+    };
 
     let mut expired = 0;
     for booking_id in due {
@@ -413,6 +417,32 @@ pub async fn sweep_expired(conn: &impl ConnectionTrait, sku_ids: Option<&[i64]>,
     }
     Ok(expired)
 }
+
+/// The ids of bookings still marked active whose expiry has passed at `at`, oldest first, at
+/// most `limit` of them.
+///
+/// The sweeper marks such bookings expired every few seconds, so there are few of them. They
+/// are found by the `(status, expires_at)` index first and only then matched with SKUs: a
+/// query that starts from a SKU's booking lines reads every booking the SKU ever had, which
+/// made each booking of a much-booked SKU slower than the last (BENCHMARKS.md).
+async fn expired_active_bookings(conn: &impl ConnectionTrait, at: DateTime<Utc>, limit: Option<u64>) -> Result<Vec<i64>> {
+    Ok(booking::Entity::find()
+        .select_only()
+        .column(booking::Column::Id)
+        .filter(booking::Column::Status.eq(status::ACTIVE))
+        .filter(booking::Column::ExpiresAt.lte(at))
+        .order_by_asc(booking::Column::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(conn)
+        .await?)
+}
+
+/// Most expired bookings one sweep handles; the next sweep takes the rest.
+const SWEEP_BATCH: u64 = 500;
+
+/// Most ids in one `IN (…)` list.
+const ID_CHUNK: usize = 1000;
 
 /// Runs [`sweep_expired`] over all SKUs in its own transaction; the server calls it
 /// periodically.
@@ -431,23 +461,23 @@ pub async fn expired_holds(conn: &impl ConnectionTrait, sku_ids: &[i64]) -> Resu
     if sku_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i64, i64, i64, i64, i64)> = booking_line::Entity::find()
-        .select_only()
-        .column(booking_line::Column::WarehouseId)
-        .column(booking_line::Column::SkuId)
-        .column(booking_line::Column::Quantity)
-        .column(booking_line::Column::ConsumedQuantity)
-        .column(booking_line::Column::ReleasedQuantity)
-        .join(JoinType::InnerJoin, booking_line::Relation::Booking.def())
-        .filter(booking::Column::Status.eq(status::ACTIVE))
-        .filter(booking::Column::ExpiresAt.lte(now()))
-        .filter(booking_line::Column::SkuId.is_in(sku_ids.iter().copied()))
-        .into_tuple()
-        .all(conn)
-        .await?;
     let mut holds = HashMap::new();
-    for (warehouse_id, sku_id, quantity, consumed, released) in rows {
-        *holds.entry((warehouse_id, sku_id)).or_insert(0) += quantity - consumed - released;
+    for chunk in expired_active_bookings(conn, now(), None).await?.chunks(ID_CHUNK) {
+        let rows: Vec<(i64, i64, i64, i64, i64)> = booking_line::Entity::find()
+            .select_only()
+            .column(booking_line::Column::WarehouseId)
+            .column(booking_line::Column::SkuId)
+            .column(booking_line::Column::Quantity)
+            .column(booking_line::Column::ConsumedQuantity)
+            .column(booking_line::Column::ReleasedQuantity)
+            .filter(booking_line::Column::BookingId.is_in(chunk.iter().copied()))
+            .filter(booking_line::Column::SkuId.is_in(sku_ids.iter().copied()))
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (warehouse_id, sku_id, quantity, consumed, released) in rows {
+            *holds.entry((warehouse_id, sku_id)).or_insert(0) += quantity - consumed - released;
+        }
     }
     Ok(holds)
 }
