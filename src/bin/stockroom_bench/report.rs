@@ -386,6 +386,9 @@ fn figure_rows() -> Vec<(&'static str, Cell)> {
         }),
         ("statements per booking of one unit", |db| optional(db.statements.as_ref().map(|s| s.booking_statements.to_string()))),
         ("server RSS idle (MiB)", |db| optional(db.memory_idle.map(|m| format!("{:.1}", m.rss_mib)))),
+        ("… of which anonymous / mapped files (MiB)", |db| {
+            optional(db.memory_idle.map(|m| format!("{:.1} / {:.1}", m.anon_mib, m.file_mib)))
+        }),
         ("server peak RSS, VmHWM (MiB)", |db| optional(db.memory_after_load.map(|m| format!("{:.1}", m.peak_rss_mib)))),
         ("server RSS after load (MiB)", |db| optional(db.memory_after_load.map(|m| format!("{:.1}", m.rss_mib)))),
         ("failed requests", |db| db.failed_requests().to_string()),
@@ -412,8 +415,12 @@ fn target_rows() -> Vec<(&'static str, Cell)> {
             ),
             _ => "not measured".to_owned(),
         }),
-        ("idle RSS < 30 MiB", |db| match db.memory_idle {
-            Some(memory) => verdict(memory.rss_mib < 30.0, format!("{:.1} MiB", memory.rss_mib)),
+        // The target is in MB (10^6 bytes), as the issue states it; the tables give MiB.
+        ("idle RSS < 30 MB", |db| match db.memory_idle {
+            Some(memory) => {
+                let megabytes = memory.rss_mib * 1.048_576;
+                verdict(megabytes < 30.0, format!("{:.1} MiB = {megabytes:.1} MB", memory.rss_mib))
+            }
             None => "not measured".to_owned(),
         }),
     ]

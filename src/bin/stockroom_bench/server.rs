@@ -72,6 +72,13 @@ pub struct Memory {
     pub rss_mib: f64,
     /// VmHWM: the highest resident set size since the process started.
     pub peak_rss_mib: f64,
+    /// RssAnon: the part of VmRSS that is the process's own memory (heap, stacks).
+    #[serde(default)]
+    pub anon_mib: f64,
+    /// RssFile: the part of VmRSS that maps files, mostly the pages of the executable that ran;
+    /// the kernel shares them between processes and can drop them at any time.
+    #[serde(default)]
+    pub file_mib: f64,
 }
 
 /// The release server running as a child process on 127.0.0.1.
@@ -169,7 +176,12 @@ impl ChildServer {
             let kib: f64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().with_context(|| format!("unreadable line {line:?}"))?;
             Ok(kib / 1024.0)
         };
-        Ok(Memory { rss_mib: field("VmRSS:")?, peak_rss_mib: field("VmHWM:")? })
+        Ok(Memory {
+            rss_mib: field("VmRSS:")?,
+            peak_rss_mib: field("VmHWM:")?,
+            anon_mib: field("RssAnon:")?,
+            file_mib: field("RssFile:")?,
+        })
     }
 
     /// Asks the server to stop with SIGTERM, as a service manager would, and waits for it; kills
