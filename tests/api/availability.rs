@@ -518,6 +518,11 @@ fn assert_same_count(what: &str, few: (usize, Vec<String>), all: (usize, Vec<Str
     );
 }
 
+/// Stock of Minium SKUs in a channel, per warehouse.
+const MINIUM_STOCK: &str = "query($skus: [String!]!, $channel: ID!) {
+    stock(skus: $skus, channelId: $channel) {
+        sku { code } onHand available byWarehouse { warehouse { name } onHand } } }";
+
 const MANY_WITH_ESTIMATES: &str = "query($skus: [String!]!, $channel: ID!) {
     availability(skus: $skus, channelId: $channel) {
         status quantity estimate { title expectedOn availabilityEstimate { id priority } } } }";
@@ -659,7 +664,40 @@ async fn minium_availability(backend: Backend) {
                 json!({ "skus": ["MIN77822", "MIN00681", "MIN93015"], "channel": channel }),
             )
             .await;
+        let stock = server
+            .ok(
+                MINIUM_STOCK,
+                json!({ "skus": ["MIN00681", "MIN93015"], "channel": channel }),
+            )
+            .await;
         server.stop().await;
+
+        // The imported quantities, as the `stock` query a new user runs in GraphiQL shows
+        // them: warehouses.json names the warehouses, products.json gives Warehouse1..3.
+        let by_warehouse = |summary: &Value| -> Vec<(String, i64)> {
+            let mut rows: Vec<(String, i64)> = summary["byWarehouse"]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|row| (row["warehouse"]["name"].as_str().unwrap_or_default().to_owned(), row["onHand"].as_i64().unwrap_or(-1)))
+                .collect();
+            rows.sort();
+            rows
+        };
+        let summaries = &stock["stock"];
+        assert_eq!(summaries[0]["onHand"], 3, "MIN00681 on hand: {stock}");
+        assert_eq!(
+            by_warehouse(&summaries[0]),
+            [("Italy".to_owned(), 0), ("United States - Northeast".to_owned(), 3), ("United States - Southwest".to_owned(), 0)],
+            "MIN00681 per warehouse: {stock}"
+        );
+        assert_eq!(summaries[1]["onHand"], 140, "MIN93015 on hand: {stock}");
+        assert_eq!(summaries[1]["available"], 140, "MIN93015 available, no safety stock or bookings: {stock}");
+        assert_eq!(
+            by_warehouse(&summaries[1]),
+            [("Italy".to_owned(), 20), ("United States - Northeast".to_owned(), 60), ("United States - Southwest".to_owned(), 60)],
+            "MIN93015 per warehouse: {stock}"
+        );
 
         let list = &data["availability"];
         // Every Minium product has threshold 5 and back orders, status and quantity on, so an
@@ -670,6 +708,10 @@ async fn minium_availability(backend: Backend) {
         );
         assert_eq!(list[0]["quantity"], 0, "MIN77822 shows 0: {data}");
         assert_eq!(
+            list[0]["estimate"]["title"], "3-5 days",
+            "MIN77822 is not available, so its product's imported estimate is shown: {data}"
+        );
+        assert_eq!(
             list[1]["status"], "BACKORDERABLE",
             "MIN00681 has 3, at most the threshold of 5: {data}"
         );
@@ -679,6 +721,7 @@ async fn minium_availability(backend: Backend) {
             "MIN93015 has 60 + 60 + 20: {data}"
         );
         assert_eq!(list[2]["quantity"], 140, "MIN93015 shows 140: {data}");
+        assert!(list[2]["estimate"].is_null(), "an available SKU shows no estimate: {data}");
     })
     .await;
 }

@@ -1906,5 +1906,23 @@ both_databases!(ledger_balances_after_every_step, |app| async move {
         5,
         "the booking holds 3 + 2"
     );
+
+    // Every row names what caused it: the order for holds and releases, the shipment for
+    // what it consumed and, once cancelled, restored.
+    let shipment_reference = |shipped: &Value| shipped["shipment"]["reference"].as_str().unwrap().to_owned();
+    let (first_reference, second_reference) = (shipment_reference(&first_shipment), shipment_reference(&second_shipment));
+    for (kind, count, references) in [
+        ("BOOKED", 3, vec!["ORDER-1".to_owned()]),
+        ("RELEASED", 2, vec!["ORDER-1".to_owned()]),
+        ("CONSUMED", 3, vec![first_reference.clone(), second_reference.clone()]),
+        ("RESTORED", 1, vec![second_reference.clone()]),
+    ] {
+        let rows = ledger_of_kind(app, kind).await;
+        assert_eq!(rows.len(), count, "{kind} rows: {rows:?}");
+        for row in rows {
+            let reference = row.reference.clone().unwrap_or_default();
+            assert!(references.contains(&reference), "a {kind} row names {references:?}, not {reference:?}: {row:?}");
+        }
+    }
     app.assert_ledger_balances().await;
 });
