@@ -1,11 +1,11 @@
 //! The executor that serves the schema over HTTP and WebSocket: it runs the server's checks on
 //! each request before async-graphql executes it, and completes the errors of each response.
 //!
-//! Before a request runs, in this order: the persisted query cache gives or stores its document
-//! (`persisted`), a mutation sent with GET is refused (`http::persisted`), the document is
-//! parsed and held to the limits (`limits`), the operation is recorded on the request's span
-//! (`telemetry`), the caller's role is checked against the operation's root fields (`access`),
-//! and the request gets its own DataLoader (`loaders`). While it runs, pages are held to
+//! Before a request runs, these steps run in order. The persisted query cache gives or stores
+//! its document (`persisted`). A mutation sent with GET is rejected (`http::persisted`). The
+//! document is parsed and checked against the limits (`limits`), and the operation is recorded
+//! on the request's span (`telemetry`). The caller's role is checked against the operation's
+//! root fields (`access`), and the request gets its own DataLoader (`loaders`). While it runs, pages are held to
 //! `--max-page-size` (`connection`). Afterwards every execution error gets a code (`errors`)
 //! and an HTTP request is counted in the metrics.
 //!
@@ -33,7 +33,7 @@ pub struct ApiExecutor {
     checks: Arc<Checks>,
 }
 
-/// What the checks need, shared by every request.
+/// The state of the checks, shared by every request.
 struct Checks {
     db: Db,
     limits: QueryLimits,
@@ -45,14 +45,14 @@ impl ApiExecutor {
         ApiExecutor { schema, checks: Arc::new(Checks { db, limits, persisted }) }
     }
 
-    /// The schema, without the checks.
+    /// Returns the schema, without the checks.
     pub fn schema(&self) -> &AppSchema {
         &self.schema
     }
 
     /// Runs the checks on `request`, in the order of the module's documentation, and gives it
     /// its DataLoader. `selected` receives the operation as soon as the document parses, so a
-    /// request refused by a later check is still counted under its operation.
+    /// request rejected by a later check is still counted under its operation.
     async fn prepare(
         &self,
         mut request: Request,
@@ -65,8 +65,8 @@ impl ApiExecutor {
         let operation_name = request.operation_name.clone();
         if let Ok(document) = request.parsed_query() {
             *selected = telemetry::record_operation(document, operation_name.as_deref());
-            // Stored even if a limit refuses it, so a client that later sends only the hash
-            // gets the same refusal rather than `PERSISTED_QUERY_NOT_FOUND`.
+            // Stored even if a limit rejects it, so a client that later sends only the hash
+            // gets the same rejection rather than `PERSISTED_QUERY_NOT_FOUND`.
             if let Some(hash) = store_as {
                 let document = document.clone();
                 checks.persisted.store(hash, document).await;

@@ -1,4 +1,4 @@
-//! The check that holds every query to the server's [`Limits`]; the executor
+//! The check of every query against the server's [`Limits`]. The executor
 //! (`graphql::executor`) runs it before async-graphql validates the query.
 //!
 //! It measures the parsed document before async-graphql validates it, because async-graphql's
@@ -29,7 +29,7 @@ const MAX_NESTING: usize = 32;
 /// Maximum nesting of selection sets that async-graphql's parser accepts.
 const PARSER_MAX_NESTING: usize = 64;
 
-/// Rejects queries past the depth, complexity, alias and introspection limits, and holds the
+/// Rejects queries past the depth, complexity, alias and introspection limits, and stores the
 /// page size limit that the executor sets for the resolvers of each request.
 #[derive(Clone, Debug)]
 pub struct QueryLimits {
@@ -131,7 +131,7 @@ impl QueryLimits {
         checked
     }
 
-    /// The largest page a request may ask for, from `--max-page-size`.
+    /// Returns the largest page a request may ask for, from `--max-page-size`.
     pub fn max_page_size(&self) -> u64 {
         self.limits.max_page_size
     }

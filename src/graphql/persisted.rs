@@ -44,14 +44,14 @@ struct PersistedQuery {
 }
 
 impl PersistedQueries {
-    /// An empty cache of at most `size` queries.
+    /// Creates an empty cache of at most `size` queries.
     pub fn new(size: NonZeroUsize) -> Self {
         PersistedQueries { storage: LruCacheStorage::new(size.get()) }
     }
 
     /// Applies the protocol to a request. A request with a hash and no query gets the stored
-    /// document; one with a hash and its query is checked against the hash, and the hash is
-    /// returned so the caller stores the document once it has parsed it ([`Self::store`]).
+    /// document. A request with a hash and its query is checked against the hash, and the hash
+    /// is returned, so the caller stores the document once it has parsed it ([`Self::store`]).
     ///
     /// # Errors
     /// `PERSISTED_QUERY_NOT_FOUND` for an unknown hash; `INVALID_INPUT` for a malformed
@@ -96,15 +96,15 @@ impl PersistedQueries {
 /// The member of a request's `extensions` that carries a persisted query.
 const EXTENSION: &str = "persistedQuery";
 
-/// The error for a hash the cache does not have. Older Apollo clients match its exact message
-/// and newer ones the code.
+/// Builds the error for a hash the cache does not have. Older Apollo clients match its exact
+/// message and newer ones the code.
 fn not_found() -> ServerError {
     let mut error = ServerError::new(NOT_FOUND_MESSAGE, None);
     error.extensions.get_or_insert_with(Default::default).set("code", ErrorCode::PersistedQueryNotFound.as_str());
     error
 }
 
-/// An `INVALID_INPUT` error about `extensions.persistedQuery`.
+/// Builds an `INVALID_INPUT` error about `extensions.persistedQuery`.
 fn invalid(message: &str) -> ServerError {
     let mut error = ServerError::new(message, None);
     let extensions = error.extensions.get_or_insert_with(Default::default);

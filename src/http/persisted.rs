@@ -40,7 +40,7 @@ pub fn is_mutation_sent_with_get(response: &Response) -> bool {
 /// executor (`graphql::executor`) calls it after the cache, with the document it found.
 ///
 /// # Errors
-/// An error with [`MutationSentWithGet`] as its source; the handler answers 405.
+/// An error with [`MutationSentWithGet`] as its source; the handler responds with 405.
 pub fn check_method(request: &mut Request) -> ServerResult<()> {
     if !request.data.contains_key(&TypeId::of::<SentWithGet>()) {
         return Ok(());

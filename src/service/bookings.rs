@@ -422,9 +422,9 @@ pub async fn sweep_expired(conn: &impl ConnectionTrait, sku_ids: Option<&[i64]>,
 /// most `limit` of them.
 ///
 /// The sweeper marks such bookings expired every few seconds, so there are few of them. They
-/// are found by the `(status, expires_at)` index first and only then matched with SKUs: a
-/// query that starts from a SKU's booking lines reads every booking the SKU ever had, which
-/// made each booking of a much-booked SKU slower than the last (BENCHMARKS.md).
+/// are found by the `(status, expires_at)` index first and only then matched with SKUs. A
+/// query that starts from a SKU's booking lines reads every booking the SKU ever had, so each
+/// booking of a much-booked SKU was slower than the last (BENCHMARKS.md).
 async fn expired_active_bookings(conn: &impl ConnectionTrait, at: DateTime<Utc>, limit: Option<u64>) -> Result<Vec<i64>> {
     Ok(booking::Entity::find()
         .select_only()
@@ -438,10 +438,10 @@ async fn expired_active_bookings(conn: &impl ConnectionTrait, at: DateTime<Utc>,
         .await?)
 }
 
-/// Most expired bookings one sweep handles; the next sweep takes the rest.
+/// Maximum number of expired bookings one sweep handles. The next sweep takes the rest.
 const SWEEP_BATCH: u64 = 500;
 
-/// Most ids in one `IN (…)` list.
+/// Maximum number of ids in one `IN (…)` list.
 const ID_CHUNK: usize = 1000;
 
 /// Runs [`sweep_expired`] over all SKUs in its own transaction; the server calls it

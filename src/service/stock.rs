@@ -83,7 +83,7 @@ pub struct ItemStock {
     pub low_stock_threshold: Option<i64>,
 }
 
-/// Stands for "no threshold" in [`ItemStock::select`]; the database keeps thresholds at zero
+/// Stands for "no threshold" in [`ItemStock::select`]. The database keeps thresholds at zero
 /// or above.
 const NO_THRESHOLD: i64 = -1;
 
