@@ -2,12 +2,12 @@
 //! each request before async-graphql executes it, and completes the errors of each response.
 //!
 //! Before a request runs, these steps run in order. The persisted query cache gives or stores
-//! its document (`persisted`). A mutation sent with GET is rejected (`http::persisted`). The
-//! document is parsed and checked against the limits (`limits`), and the operation is recorded
-//! on the request's span (`telemetry`). The caller's role is checked against the operation's
-//! root fields (`access`), and the request gets its own DataLoader (`loaders`). While it runs, pages are held to
-//! `--max-page-size` (`connection`). Afterwards every execution error gets a code (`errors`)
-//! and an HTTP request is counted in the metrics.
+//! its document (`persisted`), and the operation is recorded on the request's span
+//! (`telemetry`). A mutation sent with GET is rejected (`http::persisted`), and the document
+//! is parsed and checked against the limits (`limits`). The caller's role is checked against
+//! the operation's root fields (`access`), and the request gets its own DataLoader
+//! (`loaders`). While it runs, pages are held to `--max-page-size` (`connection`). Afterwards
+//! every execution error gets a code (`errors`) and an HTTP request is counted in the metrics.
 //!
 //! These steps are not async-graphql extensions on purpose. With any extension registered,
 //! async-graphql resolves every field through the extension chain: it looks the field up in the
@@ -61,7 +61,6 @@ impl ApiExecutor {
     ) -> ServerResult<Request> {
         let checks = &self.checks;
         let store_as = checks.persisted.resolve(&mut request).await?;
-        check_persisted_query_method(&mut request)?;
         let operation_name = request.operation_name.clone();
         if let Ok(document) = request.parsed_query() {
             *selected = telemetry::record_operation(document, operation_name.as_deref());
@@ -72,6 +71,7 @@ impl ApiExecutor {
                 checks.persisted.store(hash, document).await;
             }
         }
+        check_persisted_query_method(&mut request)?;
         checks.limits.check_request(&mut request)?;
         access::authorize(&mut request, session).await?;
         Ok(request.data(loaders::new_loader(&checks.db)))
