@@ -10,10 +10,10 @@ use async_graphql::{Context, ID, Lookahead, SelectionField, Value};
 use entity::sku;
 
 use super::{
-    loaders::{AppLoader, AvailabilityKey, EstimateId, ProductId, ProductSettings, StockKey, WarehouseChannels},
+    loaders::{AppLoader, AvailabilityKey, EstimateId, ProductId, ProductSettings, StockKey, WarehouseChannels, WarehouseItemId},
     scope_request,
 };
-use crate::error::Error;
+use crate::{error::Error, service::stock::StockSummary};
 
 /// Prefetches what a selection of `Warehouse` fields needs for the warehouses of `warehouse_ids`.
 pub async fn warehouses(ctx: &Context<'_>, selection: Lookahead<'_>, warehouse_ids: impl Iterator<Item = i64>) -> async_graphql::Result<()> {
@@ -47,13 +47,31 @@ pub async fn skus(ctx: &Context<'_>, selection: Lookahead<'_>, skus: &[sku::Mode
         let channel_id = id_argument(&field, "channelId")?;
         let warehouse_ids = id_list_argument(&field, "warehouseIds")?;
         let scope = scope_request(channel_id.as_ref(), warehouse_ids.as_deref())?;
-        loader.load_many(skus.iter().map(|sku| StockKey { sku: sku.clone(), scope: scope.clone() })).await?;
+        let summaries = loader.load_many(skus.iter().map(|sku| StockKey { sku: sku.clone(), scope: scope.clone() })).await?;
+        stock_items(ctx, Lookahead::from(field), summaries.values()).await?;
     }
 
     for field in fields_named(&selection, "availability") {
         let Some(channel_id) = id_argument(&field, "channelId")? else { continue };
         let channel_id = crate::ids::decode("channelId", crate::ids::NodeType::Channel, &channel_id)?;
         loader.load_many(skus.iter().map(|sku| AvailabilityKey { sku: sku.clone(), channel_id })).await?;
+    }
+    Ok(())
+}
+
+/// Prefetches the whole warehouse items of `summaries` when the selection of `StockSummary`
+/// fields asks for `byWarehouse { item }`, because the summaries hold only their quantities.
+pub async fn stock_items<'s>(
+    ctx: &Context<'_>,
+    selection: Lookahead<'_>,
+    summaries: impl Iterator<Item = &'s StockSummary>,
+) -> async_graphql::Result<()> {
+    if selection.field("byWarehouse").field("item").exists() {
+        let mut item_ids = Vec::new();
+        for summary in summaries {
+            item_ids.extend(summary.by_warehouse.iter().map(|stock| WarehouseItemId(stock.item.id)));
+        }
+        ctx.data_unchecked::<AppLoader>().load_many(item_ids).await?;
     }
     Ok(())
 }

@@ -275,6 +275,7 @@ impl InventoryQuery {
         let selection = ctx.look_ahead();
         super::prefetch::warehouses(ctx, selection.field("byWarehouse").field("warehouse"), scope.warehouses.iter().map(|w| w.id)).await?;
         super::prefetch::skus(ctx, selection.field("sku"), &found).await?;
+        super::prefetch::stock_items(ctx, selection, summaries.iter()).await?;
 
         let mut by_key: std::collections::HashMap<String, stock::StockSummary> =
             summaries.into_iter().map(|s| (s.sku.code_key.clone(), s)).collect();

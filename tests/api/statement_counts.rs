@@ -127,7 +127,7 @@ async fn count_statements(app: &TestApp, query: &str, variables: Value) -> (usiz
 
 const STOCK: &str = "query($skus: [String!]!, $channel: ID) {
     stock(skus: $skus, channelId: $channel) {
-        onHand available byWarehouse { warehouse { name channels { name } } onHand } } }";
+        onHand available byWarehouse { warehouse { name channels { name } } onHand item { id onHand } } } }";
 
 both_databases!(stock_query_statements_do_not_grow, |app| async move {
     let channel = seed(app).await;
@@ -157,6 +157,9 @@ both_databases!(stock_query_statements_do_not_grow, |app| async move {
         few_data["stock"][0]["byWarehouse"][0]["warehouse"]["channels"][0]["name"], "Web",
         "nested channels resolve"
     );
+    let first_row = &all_data["stock"][0]["byWarehouse"][0];
+    assert!(first_row["item"]["id"].is_string(), "the whole item resolves: {first_row}");
+    assert_eq!(first_row["item"]["onHand"], first_row["onHand"], "the item has the row's on hand: {first_row}");
     assert_eq!(
         few_count,
         all_count,
