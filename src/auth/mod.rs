@@ -323,7 +323,8 @@ pub fn hash_token(token: &str) -> String {
     sha256_hex(token)
 }
 
-/// The SHA-256 of `text` in lower-case hex, as tokens are stored and persisted queries named.
+/// Returns the SHA-256 of `text` in lower-case hex, the form of stored tokens and of
+/// persisted query hashes.
 pub fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|byte| format!("{byte:02x}")).collect()
 }

@@ -4,7 +4,7 @@
 //! One [`Store`] implements [`Loader`] for each key type below. The executor
 //! (`graphql::executor`), the single place where production and tests create it, gives every
 //! request a fresh loader with a cache, so a key asked for again in the same request (the same
-//! warehouse under 500 SKUs) is served from memory and never read twice, and no request sees
+//! warehouse under 500 SKUs) is served from memory and never read twice, and no request gets
 //! another request's data.
 
 use std::{collections::HashMap, hash::Hash};

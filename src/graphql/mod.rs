@@ -47,8 +47,8 @@ pub struct MutationRoot(mutation::InventoryMutation, booking_api::BookingMutatio
 pub type AppSchema = Schema<QueryRoot, MutationRoot, events_api::SubscriptionRoot>;
 
 /// Builds the schema over a database and the event hub that feeds its subscriptions, inside
-/// the executor that holds every request to `limits` and the access rules and gives it its
-/// DataLoader.
+/// the executor that checks every request against `limits` and the access rules and gives it
+/// its DataLoader.
 pub fn build_schema(db: Db, hub: Arc<EventHub>, limits: &Limits) -> executor::ApiExecutor {
     // No extension: the executor does their work (see `executor` for why).
     let mut builder = Schema::build(QueryRoot::default(), MutationRoot::default(), events_api::SubscriptionRoot);

@@ -418,8 +418,8 @@ pub async fn sweep_expired(conn: &impl ConnectionTrait, sku_ids: Option<&[i64]>,
     Ok(expired)
 }
 
-/// The ids of bookings still marked active whose expiry has passed at `at`, oldest first, at
-/// most `limit` of them.
+/// Finds the ids of bookings still marked active whose expiry has passed at `at`, oldest
+/// first, at most `limit` of them.
 ///
 /// The sweeper marks such bookings expired every few seconds, so there are few of them. They
 /// are found by the `(status, expires_at)` index first and only then matched with SKUs. A

@@ -77,9 +77,10 @@ pub async fn lock_item(
 }
 
 /// Locks the existing items of `sku_ids` in `warehouse_ids` with one statement and returns them
-/// by (warehouse, SKU). On PostgreSQL the rows are locked in (warehouse, SKU) order, the order
-/// every other writer locks items in, so two writers never wait for each other in a cycle.
-/// SQLite needs no row lock: the server's write gate runs one write transaction at a time.
+/// by (warehouse, SKU). On PostgreSQL the rows are locked in (warehouse, SKU) order, so two
+/// callers of this function never wait for each other in a cycle. A deadlock with another
+/// writer is still possible, and `Db::write` then retries the transaction. SQLite needs no row
+/// lock because the server's write gate runs one write transaction at a time.
 pub async fn lock_items(
     conn: &impl ConnectionTrait,
     warehouse_ids: &[i64],

@@ -16,14 +16,14 @@ use crate::{
 const CONFIGURE: &str = "mutation($input: SetProductInventoryConfigurationInput!) {
     setProductInventoryConfiguration(input: $input) { product { id } } }";
 
-/// A year that is always ahead, so the replenishments of these tests are never overdue (an
-/// overdue one counts as due today, which would change the dates they expect).
+/// Returns a year two years ahead, so the replenishments of these tests are never overdue. An
+/// overdue replenishment counts as due today, which would change the dates they expect.
 fn future_year() -> i32 {
     use chrono::Datelike as _;
     chrono::Utc::now().year() + 2
 }
 
-/// The date `month_day` (`MM-DD`) of [`future_year`].
+/// Returns the date `month_day` (`MM-DD`) of [`future_year`].
 fn future_date(month_day: &str) -> String {
     format!("{}-{month_day}", future_year())
 }

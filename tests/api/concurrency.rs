@@ -7,7 +7,7 @@ use tokio::sync::{Barrier, Semaphore};
 
 use crate::helpers::*;
 
-/// Requests in flight at once in [`send_at_once`]; the rest wait for a permit.
+/// Maximum number of requests in flight at once in [`send_at_once`]. The rest wait for a permit.
 const MAX_IN_FLIGHT: usize = 10;
 
 /// Adjustments sent at once: all of them.

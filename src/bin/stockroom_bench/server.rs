@@ -75,8 +75,8 @@ pub struct Memory {
     /// RssAnon: the part of VmRSS that is the process's own memory (heap, stacks).
     #[serde(default)]
     pub anon_mib: f64,
-    /// RssFile: the part of VmRSS that maps files, mostly the pages of the executable that ran;
-    /// the kernel shares them between processes and can drop them at any time.
+    /// RssFile: the part of VmRSS that maps files, mostly the pages of the executable that ran.
+    /// The kernel shares them between processes and can drop them at any time.
     #[serde(default)]
     pub file_mib: f64,
 }
